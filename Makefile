@@ -1,0 +1,62 @@
+# recsys-course: `make lab` sets everything up and opens the course; `make test` runs every test.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+KERNEL := $(VENV)/share/jupyter/kernels/recsys-course/kernel.json
+
+# The environment notebooks are executed and validated with (see course_lib/reproducibility.py).
+export TF_CPP_MIN_LOG_LEVEL := 3
+export TF_ENABLE_ONEDNN_OPTS := 0
+export OMP_NUM_THREADS := 1
+export MKL_NUM_THREADS := 1
+export OPENBLAS_NUM_THREADS := 1
+export KERAS_BACKEND := tensorflow
+export PYTHONHASHSEED := 0
+# Keep caches that libraries write to $HOME inside the checkout.
+export SURPRISE_DATA_FOLDER := $(CURDIR)/.home/surprise_data
+export KERAS_HOME := $(CURDIR)/.home/keras
+export MPLCONFIGDIR := $(CURDIR)/.home/matplotlib
+
+LAB_FLAGS := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+.PHONY: setup lab test notebooks data kernel freeze clean-venv
+
+## setup: virtual environment with the pinned packages, course_lib, the course kernel and the data
+setup: $(STAMP) $(KERNEL) data
+
+$(STAMP): requirements.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if v == (3, 11) else "recsys-course needs Python 3.11, found %d.%d: run make PYTHON=/path/to/python3.11" % v)'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --requirement requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation --editable .
+	@touch $@
+
+$(KERNEL): $(STAMP)
+	$(BIN)/python -m ipykernel install --sys-prefix --name recsys-course --display-name "Python 3 (recsys-course)" \
+	  --env TF_CPP_MIN_LOG_LEVEL 3 --env TF_ENABLE_ONEDNN_OPTS 0 --env OMP_NUM_THREADS 1 \
+	  --env KERAS_BACKEND tensorflow --env PYTHONHASHSEED 0 > /dev/null
+
+## data: fetch and verify MovieLens 100K (uses COURSE_DATA_MIRROR when set)
+data: $(STAMP)
+	@$(BIN)/python -m course_lib.data fetch ml-100k
+
+## lab: set up if needed, then open the course in JupyterLab
+lab: setup
+	$(BIN)/jupyter lab $(LAB_FLAGS) notebooks/00_welcome.ipynb
+
+## test: set up if needed, then unit tests and nbval of every lesson
+test: setup
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## notebooks: re-execute every lesson with the settings `make test` validates with
+notebooks: setup
+	$(BIN)/python tools/lessons.py refresh
+
+## freeze: rewrite requirements.txt and environment.yml from the current environment
+freeze: $(STAMP)
+	$(BIN)/python tools/freeze.py
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,31 @@
+"""Shared test fixtures. Notebooks under tests/ (grading fixtures) are data, not lessons."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+collect_ignore_glob = ["**/*.ipynb"]
+
+
+@pytest.fixture(scope="session")
+def ml100k():
+    """MovieLens 100K from the cache (``make test`` fetches it first)."""
+    from course_lib.data import load_movielens
+
+    return load_movielens("ml-100k")
+
+
+@pytest.fixture(scope="session")
+def ratings(ml100k):
+    return ml100k.ratings
+
+
+@pytest.fixture(scope="session")
+def shared_mirror():
+    """The folder of verified raw MovieLens files, when this machine has one."""
+    path = os.environ.get("COURSE_DATA_MIRROR")
+    if not path or not os.path.isdir(path):
+        pytest.skip("COURSE_DATA_MIRROR is not set to a folder of raw MovieLens files")
+    return path

@@ -1,0 +1,192 @@
+"""Lesson maintenance: nbgrader metadata, navigation cells, execution with CI's settings, checks.
+
+    python tools/lessons.py refresh [NOTEBOOK ...]   # metadata + navigation + execute (default: all)
+    python tools/lessons.py execute NOTEBOOK ...     # execute in place only
+    python tools/lessons.py tidy [NOTEBOOK ...]      # metadata + navigation, no execution
+    python tools/lessons.py check [NOTEBOOK ...]     # report convention problems (exit 1 if any)
+
+``make notebooks`` runs ``refresh`` on every lesson. Executing here uses the same environment
+variables as ``make test`` (see ``course_lib.reproducibility.ENVIRONMENT``), so committed
+outputs match what nbval re-computes in CI.
+
+Exercise markers (see CONTRIBUTING.md) become nbgrader cell metadata:
+
+* a markdown cell that starts ``### Exercise N.M`` is the locked prompt of exercise N.M;
+* a code cell holding ``### BEGIN SOLUTION`` is its answer cell;
+* a code cell whose first line is ``# Self-check (P points)`` is its visible, graded test;
+* a code cell whose first line is ``# Hidden tests (P points)`` holds ``### BEGIN HIDDEN TESTS``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+sys.path.insert(0, str(ROOT))
+
+from course_lib.reproducibility import ENVIRONMENT  # noqa: E402
+from course_lib.syllabus import LESSONS, ready_lessons  # noqa: E402
+
+KERNELSPEC = {"name": "recsys-course", "display_name": "Python 3 (recsys-course)", "language": "python"}
+EXERCISE_HEADING = re.compile(r"^#{2,4}\s*Exercise\s+(\d+)\.(\d+)")
+POINTS = re.compile(r"^#\s*(Self-check|Hidden tests)\s*\((\d+(?:\.\d+)?)\s*points?\)", re.I)
+NAV_TAG = "navigation"
+
+
+def _nbgrader(grade_id: str, *, solution=False, grade=False, locked=False, points=None) -> dict:
+    meta = {"grade": grade, "grade_id": grade_id, "locked": locked, "schema_version": 3, "solution": solution}
+    if points is not None:
+        meta["points"] = points
+    return meta
+
+
+def apply_exercise_metadata(nb) -> list[str]:
+    """Set nbgrader metadata from the markers; return the problems found (empty if none)."""
+    problems, current, seen_ids = [], None, set()
+    for index, cell in enumerate(nb.cells):
+        src = cell.source
+        first = src.lstrip().splitlines()[0] if src.strip() else ""
+        cell.metadata.pop("nbgrader", None)
+        if cell.cell_type == "markdown":
+            m = EXERCISE_HEADING.match(src.lstrip())
+            if m:
+                current = f"ex{m.group(1)}_{m.group(2)}"
+                cell.metadata["nbgrader"] = _nbgrader(f"{current}_prompt", locked=True)
+            elif NAV_TAG not in cell.metadata.get("tags", []) and src.lstrip().startswith("## "):
+                current = None  # a new section ends the exercise
+            continue
+        if cell.cell_type != "code":
+            continue
+        m = POINTS.match(first)
+        grade_id = None
+        if "### BEGIN SOLUTION" in src:
+            if current is None:
+                problems.append(f"cell {index}: a solution cell outside an '### Exercise N.M' section")
+                continue
+            grade_id = f"{current}_answer"
+            cell.metadata["nbgrader"] = _nbgrader(grade_id, solution=True)
+        elif m:
+            if current is None:
+                problems.append(f"cell {index}: a test cell outside an '### Exercise N.M' section")
+                continue
+            hidden = m.group(1).lower().startswith("hidden")
+            if hidden != ("### BEGIN HIDDEN TESTS" in src):
+                problems.append(f"cell {index}: '# Hidden tests' cells (only) must hold ### BEGIN HIDDEN TESTS")
+            grade_id = f"{current}_{'hidden' if hidden else 'check'}"
+            points = float(m.group(2))
+            cell.metadata["nbgrader"] = _nbgrader(grade_id, grade=True, locked=True,
+                                                  points=int(points) if points.is_integer() else points)
+        if grade_id:
+            if grade_id in seen_ids:
+                problems.append(f"cell {index}: grade_id {grade_id} appears twice")
+            seen_ids.add(grade_id)
+    answers = {g[:-7] for g in seen_ids if g.endswith("_answer")}
+    checks = {g[:-6] for g in seen_ids if g.endswith("_check")}
+    hidden = {g[:-7] for g in seen_ids if g.endswith("_hidden")}
+    for ex in sorted(answers):
+        if ex not in checks:
+            problems.append(f"{ex}: no '# Self-check' cell")
+        if ex not in hidden:
+            problems.append(f"{ex}: no '# Hidden tests' cell")
+    if len(answers) < 2:
+        problems.append(f"only {len(answers)} exercise(s): each lesson needs two or more")
+    return problems
+
+
+def navigation_markdown(file: str) -> str:
+    """The prev / syllabus / next line for lesson ``file`` (links only to lessons that exist)."""
+    ready = ready_lessons(NOTEBOOKS)
+    names = [lesson.file for lesson in ready]
+    pos = names.index(file)
+    parts = []
+    parts.append(f"[◀ {ready[pos - 1].label}]({ready[pos - 1].file})" if pos > 0 else "◀ (start)")
+    parts.append("[Syllabus](00_welcome.ipynb#Syllabus)")
+    parts.append(f"[{ready[pos + 1].label} ▶]({ready[pos + 1].file})" if pos + 1 < len(ready) else "(end) ▶")
+    return " | ".join(parts)
+
+
+def apply_navigation(nb, file: str) -> None:
+    """Make the first and last cells the navigation line (insert or update; idempotent)."""
+    text = navigation_markdown(file)
+
+    def nav_cell():
+        return nbformat.v4.new_markdown_cell(text, metadata={"tags": [NAV_TAG]})
+
+    for pos in (0, -1):
+        if nb.cells and NAV_TAG in nb.cells[pos].metadata.get("tags", []):
+            nb.cells[pos].source = text
+        elif pos == 0:
+            nb.cells.insert(0, nav_cell())
+        else:
+            nb.cells.append(nav_cell())
+
+
+def execute(path: Path, timeout: int = 600) -> float:
+    """Run ``path`` top to bottom in a fresh kernel with CI's environment; write outputs in place."""
+    from nbclient import NotebookClient
+
+    for key, value in {**ENVIRONMENT, "PYTHONHASHSEED": "0"}.items():
+        os.environ[key] = value
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
+    start = time.perf_counter()
+    client.execute()
+    seconds = time.perf_counter() - start
+    nb.metadata["kernelspec"] = KERNELSPEC
+    nbformat.write(nb, path)
+    return seconds
+
+
+def tidy(path: Path) -> list[str]:
+    nb = nbformat.read(path, as_version=4)
+    problems = apply_exercise_metadata(nb)
+    apply_navigation(nb, path.name)
+    nb.metadata["kernelspec"] = KERNELSPEC
+    nbformat.write(nb, path)
+    return problems
+
+
+def _targets(args: list[str]) -> list[Path]:
+    if args:
+        return [Path(a).resolve() for a in args]
+    return [NOTEBOOKS / lesson.file for lesson in ready_lessons(NOTEBOOKS)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["refresh", "execute", "tidy", "check"])
+    parser.add_argument("notebooks", nargs="*")
+    args = parser.parse_args(argv)
+    known = {lesson.file for lesson in LESSONS}
+    status = 0
+    for path in _targets(args.notebooks):
+        if path.name not in known:
+            print(f"{path.name}: not in course_lib/syllabus.py's LESSONS; add it there first")
+            status = 1
+            continue
+        if args.command in ("refresh", "tidy"):
+            for problem in tidy(path):
+                print(f"{path.name}: {problem}")
+                status = 1
+        if args.command in ("refresh", "execute"):
+            seconds = execute(path)
+            print(f"{path.name}: executed in {seconds:.1f} s")
+        if args.command == "check":
+            nb = nbformat.read(path, as_version=4)
+            for problem in apply_exercise_metadata(nb):
+                print(f"{path.name}: {problem}")
+                status = 1
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
