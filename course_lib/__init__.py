@@ -10,7 +10,7 @@ Modules, named as the lessons name the ideas: ``data`` (MovieLens and the toy ta
 ``plots`` and ``exercises`` (self-check helpers).
 """
 
-from .reproducibility import setup, versions
+from .reproducibility import environment_report, setup, versions
 
 __version__ = "0.1.0"
-__all__ = ["setup", "versions", "__version__"]
+__all__ = ["environment_report", "setup", "versions", "__version__"]

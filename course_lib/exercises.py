@@ -22,6 +22,10 @@ __all__ = ["ExerciseError", "check", "check_array", "check_close", "check_equal"
 class ExerciseError(AssertionError):
     """The answer is not right yet; the message says why."""
 
+    def _render_traceback_(self) -> list[str]:
+        # Jupyter shows the learner the verdict and the hint, not the checker's internals.
+        return [str(self)]
+
 
 def _fail(what: str, problem: str, hint: str | None) -> None:
     message = f"✘ {what}: {problem}"

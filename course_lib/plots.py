@@ -12,7 +12,7 @@ def use_course_style() -> None:
     """Apply the course's matplotlib defaults (called by :func:`course_lib.setup`)."""
     mpl.rcParams.update({
         "figure.figsize": (6.4, 4.0),
-        "figure.dpi": 80,
+        "figure.dpi": 100,
         "savefig.dpi": 100,
         "font.size": 11,
         "axes.titlesize": 12,

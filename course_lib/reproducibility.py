@@ -66,6 +66,53 @@ def setup(seed: int = 42, *, torch: bool = False, tensorflow: bool = False, thre
     use_course_style()
 
 
+#: Packages every lesson relies on (the distribution name, and the module to import).
+CORE_PACKAGES = {
+    "numpy": "numpy", "scipy": "scipy", "pandas": "pandas", "matplotlib": "matplotlib",
+    "scikit-learn": "sklearn", "scikit-surprise": "surprise", "numba": "numba", "torch": "torch",
+    "tensorflow-cpu": "tensorflow", "tqdm": "tqdm", "ipywidgets": "ipywidgets", "jupyterlab": "jupyterlab",
+    "nbval": "nbval",
+}
+
+
+def environment_report():
+    """A table of the course's packages: pinned version, installed version, and what to do if they differ.
+
+    It reads the pins from ``requirements.txt`` when the course is a checkout, finds installed
+    versions without importing the (slow) frameworks, and never raises: a missing package is a
+    row that says which command fixes it.
+    """
+    from importlib.metadata import PackageNotFoundError, version
+    from importlib.util import find_spec
+    from pathlib import Path
+
+    import pandas as pd
+
+    pins = {}
+    req = Path(__file__).resolve().parents[1] / "requirements.txt"
+    if req.is_file():
+        for line in req.read_text().splitlines():
+            if "==" in line and not line.startswith("#"):
+                name, rest = line.split("==", 1)
+                pins.setdefault(name.strip().lower(), rest.split(";")[0].strip())
+    rows = []
+    for dist, module in CORE_PACKAGES.items():
+        try:
+            installed = version(dist)
+        except PackageNotFoundError:
+            installed = version("tensorflow") if dist == "tensorflow-cpu" and find_spec("tensorflow") else None
+        pinned = pins.get(dist, "")
+        if installed is None:
+            status = "missing: run `make setup` (or pip install -r requirements.txt) and restart the kernel"
+        elif pinned and installed.split("+")[0] != pinned:
+            status = f"differs from the pin {pinned}: results may differ from the committed outputs"
+        else:
+            status = "ok"
+        shown = installed.split("+")[0] if installed else "-"  # drop local tags such as +cpu
+        rows.append({"package": dist, "import": module, "installed": shown, "status": status})
+    return pd.DataFrame(rows).set_index("package")
+
+
 def versions() -> dict[str, str]:
     """Versions of Python and the course's main packages (``"missing"`` where not installed)."""
     from importlib.metadata import PackageNotFoundError, version

@@ -34,10 +34,11 @@ def check_ratings(
         raise TypeError(
             f"{name} must be a pandas DataFrame with columns {list(columns)}, got {type(ratings).__name__}"
         )
+    var = name if name.isidentifier() else "ratings"  # how code hints refer to the table
     missing = [c for c in columns if c not in ratings.columns]
     if missing:
         hint = {k: v for k, v in _RENAMES.items() if k in ratings.columns and v in missing}
-        fix = f" Rename them first: {name}.rename(columns={hint})" if hint else ""
+        fix = f" Rename them first: {var}.rename(columns={hint})" if hint else ""
         raise RatingsError(f"{name} is missing columns {missing}; it has {list(ratings.columns)}.{fix}")
     if len(ratings) == 0:
         raise RatingsError(f"{name} is empty: at least one rating is needed")
@@ -52,11 +53,10 @@ def check_ratings(
         bad = ~np.isfinite(values.to_numpy(dtype=float))
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
-            first = ratings.iloc[row]
             raise RatingsError(
                 f"{name} has {int(bad.sum())} NaN or infinite ratings (first at row {row}: user "
-                f"{first['user_id']}, item {first['item_id']}). Drop them with "
-                f"{name}.dropna(subset=['rating']) or fill them before fitting"
+                f"{ratings['user_id'].iloc[row]}, item {ratings['item_id'].iloc[row]}). Drop them with "
+                f"{var}.dropna(subset=['rating']) or fill them before fitting"
             )
         if rating_scale is not None:
             low, high = rating_scale
@@ -70,11 +70,11 @@ def check_ratings(
     if not allow_duplicates and {"user_id", "item_id"} <= set(columns):
         dup = ratings.duplicated(["user_id", "item_id"], keep=False)
         if dup.any():
-            first = ratings.loc[dup].iloc[0]
+            row = int(np.flatnonzero(dup.to_numpy())[0])
             raise RatingsError(
                 f"{name} has {int(dup.sum())} rows that repeat a (user_id, item_id) pair, e.g. user "
-                f"{first['user_id']} and item {first['item_id']}. Keep one rating per pair, e.g. "
-                f"{name}.drop_duplicates(['user_id', 'item_id'], keep='last')"
+                f"{ratings['user_id'].iloc[row]} and item {ratings['item_id'].iloc[row]}. Keep one rating per "
+                f"pair, e.g. {var}.drop_duplicates(['user_id', 'item_id'], keep='last')"
             )
     return ratings
 

@@ -37,6 +37,10 @@ _MARKER = ".verified.json"
 class DatasetError(RuntimeError):
     """A dataset could not be fetched, verified or read. The message says how to fix it."""
 
+    def _render_traceback_(self) -> list[str]:
+        # Jupyter shows just the message, not a traceback through the loader's internals.
+        return [f"DatasetError: {self}"]
+
 
 def _fix_hint(name: str) -> str:
     return (

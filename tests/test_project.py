@@ -1,0 +1,128 @@
+"""Project invariants: the three dependency files agree; every lesson is executed, navigable and gradable."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+from packaging.requirements import Requirement
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+
+from course_lib.syllabus import LESSONS, ready_lessons  # noqa: E402
+
+LESSON_PATHS = [ROOT / "notebooks" / lesson.file for lesson in ready_lessons()]
+
+
+def _pins() -> dict[str, Requirement]:
+    from freeze import read_pins
+
+    out = {}
+    for line in read_pins(ROOT / "requirements.txt"):
+        req = Requirement(line)
+        if req.marker is None or req.marker.evaluate():
+            out[req.name.lower().replace("_", "-")] = req
+    return out
+
+
+def test_requirements_are_exact_pins():
+    for name, req in _pins().items():
+        assert len(req.specifier) == 1 and next(iter(req.specifier)).operator == "==", f"{name} is not pinned"
+    assert str(_pins()["torch"].specifier) == "==2.13.0"
+
+
+def test_pyproject_dependencies_are_satisfied_by_the_pins():
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    pins = _pins()
+    for dep in map(Requirement, deps):
+        if dep.marker is not None and not dep.marker.evaluate():
+            continue
+        name = dep.name.lower().replace("_", "-")
+        assert name in pins, f"{name} is in pyproject.toml but not pinned in requirements.txt"
+        version = next(iter(pins[name].specifier)).version
+        assert dep.specifier.contains(version, prereleases=True), f"{name}=={version} violates {dep.specifier}"
+
+
+def test_environment_yml_installs_the_same_pins():
+    from freeze import read_pins
+
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    assert "python=3.11" in env["dependencies"]
+    pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    assert pip_section == read_pins(ROOT / "requirements.txt")
+
+
+def test_installed_versions_match_the_pins():
+    from importlib.metadata import version
+
+    for name, req in _pins().items():
+        if name in ("pip", "setuptools", "wheel"):
+            continue
+        pinned = next(iter(req.specifier)).version
+        assert version(name).split("+")[0] == pinned, f"{name}: installed {version(name)}, pinned {pinned}"
+
+
+def test_syllabus_files_are_numbered_in_order():
+    for position, lesson in enumerate(LESSONS):
+        assert lesson.number == position and lesson.file.startswith(f"{position:02d}_")
+    assert [lesson.file for lesson in ready_lessons()][:3] == [lesson.file for lesson in LESSONS[:3]]
+
+
+@pytest.mark.parametrize("path", LESSON_PATHS, ids=[p.name for p in LESSON_PATHS])
+def test_lesson_is_executed_in_order(path):
+    nb = json.loads(path.read_text())
+    counts = [c["execution_count"] for c in nb["cells"] if c["cell_type"] == "code" and "".join(c["source"]).strip()]
+    assert counts and None not in counts, "some code cells were never executed: run make notebooks"
+    assert counts == list(range(1, len(counts) + 1)), "cells were executed out of order or not from a fresh kernel"
+    assert nb["metadata"]["kernelspec"]["name"] == "recsys-course"
+
+
+@pytest.mark.parametrize("path", LESSON_PATHS, ids=[p.name for p in LESSON_PATHS])
+def test_lesson_outputs_have_no_machine_paths_or_errors(path):
+    text = path.read_text()
+    for pattern in (str(ROOT), r"/root/", r"/home/\w+/", r"/tmp/ipykernel_\d+"):
+        assert not re.search(re.escape(pattern) if pattern == str(ROOT) else pattern, text), f"{pattern} in outputs"
+    nb = json.loads(text)
+    errors = [o for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])
+              if o["output_type"] == "error" or o.get("name") == "stderr"]
+    assert not errors, f"{path.name} has error or stderr output: {errors[:1]}"
+    ignored = sum("NBVAL_IGNORE_OUTPUT" in "".join(c["source"]) or "NBVAL_SKIP" in "".join(c["source"])
+                  for c in nb["cells"] if c["cell_type"] == "code")
+    assert ignored <= 3, f"{ignored} cells are excluded from nbval"
+
+
+@pytest.mark.parametrize("path", LESSON_PATHS, ids=[p.name for p in LESSON_PATHS])
+def test_lesson_navigation_and_exercise_metadata_are_current(path):
+    import nbformat
+    from lessons import apply_exercise_metadata, navigation_markdown
+
+    nb = nbformat.read(path, as_version=4)
+    nav = navigation_markdown(path.name)
+    assert nb.cells[0].source == nav and nb.cells[-1].source == nav, "stale navigation: run tools/lessons.py tidy"
+    for target in re.findall(r"\]\(([^)#]+)", nav):
+        assert (path.parent / target).is_file(), f"broken navigation link {target}"
+    before = [c.metadata.get("nbgrader") for c in nb.cells]
+    problems = apply_exercise_metadata(nb)
+    assert not problems, problems
+    assert before == [c.metadata.get("nbgrader") for c in nb.cells], "nbgrader metadata is stale: run tidy"
+
+
+@pytest.mark.parametrize("path", LESSON_PATHS, ids=[p.name for p in LESSON_PATHS])
+def test_lesson_starts_with_the_setup_cell(path):
+    nb = json.loads(path.read_text())
+    first_code = next("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    assert "course_lib.setup(seed=" in first_code
+
+
+def test_frameworks_stay_in_their_rooms():
+    code = ("import sys, course_lib, course_lib.models, course_lib.evaluate, course_lib.split, course_lib.metrics;"
+            "print(sorted(m for m in ('torch', 'tensorflow', 'keras') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
