@@ -1,0 +1,57 @@
+"""Execution time of every lesson from a fresh kernel, on one thread, as CI runs them.
+
+    .venv/bin/python benchmarks/bench_notebooks.py            # all lessons that exist
+    .venv/bin/python benchmarks/bench_notebooks.py 03 04      # some, by number
+
+Executes copies (the committed notebooks are not touched), prints a table, and writes
+benchmarks/results/notebooks.json, which `tools/lessons.py readme` reads for the README's
+"time to run" column. Run it on an otherwise idle machine: a busy second core slows everything.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+
+from lessons import NOTEBOOKS, execute  # noqa: E402
+
+from course_lib.syllabus import ready_lessons  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results" / "notebooks.json"
+
+
+def main(argv: list[str]) -> int:
+    lessons = [lesson for lesson in ready_lessons() if not argv or f"{lesson.number:02d}" in argv]
+    previous = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {"seconds": {}}
+    seconds = previous.get("seconds", {})
+    with tempfile.TemporaryDirectory() as tmp:
+        for lesson in lessons:
+            copy = Path(tmp) / lesson.file
+            shutil.copy(NOTEBOOKS / lesson.file, copy)
+            # run next to the real notebooks so relative paths behave the same
+            target = NOTEBOOKS / f".bench-{lesson.file}"
+            shutil.copy(copy, target)
+            try:
+                seconds[lesson.file] = round(execute(target), 1)
+            finally:
+                target.unlink(missing_ok=True)
+            print(f"{lesson.label:<55} {seconds[lesson.file]:6.1f} s", flush=True)
+    total = sum(seconds.get(lesson.file, 0.0) for lesson in ready_lessons())
+    print(f"{'total':<55} {total:6.1f} s")
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps({
+        "machine": f"{platform.machine()}, {platform.python_version()}, one thread per kernel",
+        "command": "benchmarks/bench_notebooks.py", "seconds": seconds, "total_seconds": round(total, 1),
+    }, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
