@@ -4,6 +4,7 @@
     python tools/lessons.py execute NOTEBOOK ...     # execute in place only
     python tools/lessons.py tidy [NOTEBOOK ...]      # metadata + navigation, no execution
     python tools/lessons.py check [NOTEBOOK ...]     # report convention problems (exit 1 if any)
+    python tools/lessons.py readme                   # rewrite the README's syllabus table
 
 ``make notebooks`` runs ``refresh`` on every lesson. Executing here uses the same environment
 variables as ``make test`` (see ``course_lib.reproducibility.ENVIRONMENT``), so committed
@@ -136,7 +137,7 @@ def execute(path: Path, timeout: int = 600) -> float:
     for key, value in {**ENVIRONMENT, "PYTHONHASHSEED": "0"}.items():
         os.environ[key] = value
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
                             resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()
     client.execute()
@@ -148,11 +149,40 @@ def execute(path: Path, timeout: int = 600) -> float:
 
 def tidy(path: Path) -> list[str]:
     nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:  # execution timestamps only add noise to diffs
+        cell.metadata.pop("execution", None)
     problems = apply_exercise_metadata(nb)
     apply_navigation(nb, path.name)
     nb.metadata["kernelspec"] = KERNELSPEC
     nbformat.write(nb, path)
     return problems
+
+
+README = ROOT / "README.md"
+TIMES = ROOT / "benchmarks" / "results" / "notebooks.json"
+SYLLABUS_START, SYLLABUS_END = "<!-- syllabus:start -->", "<!-- syllabus:end -->"
+
+
+def syllabus_table() -> str:
+    """The README's syllabus: every lesson that exists, with its measured time to run."""
+    import json
+
+    seconds = json.loads(TIMES.read_text())["seconds"] if TIMES.is_file() else {}
+    rows = ["| lesson | what it teaches | frameworks | time to run |", "| --- | --- | --- | --- |"]
+    for lesson in ready_lessons(NOTEBOOKS):
+        time_to_run = f"{seconds[lesson.file]:.0f} s" if lesson.file in seconds else "not measured"
+        rows.append(f"| [{lesson.label}](notebooks/{lesson.file}) | {lesson.teaches} | {lesson.frameworks} "
+                    f"| {time_to_run} |")
+    return "\n".join(rows)
+
+
+def update_readme() -> bool:
+    """Rewrite the syllabus block of README.md; return True if it changed."""
+    text = README.read_text()
+    start, end = text.index(SYLLABUS_START) + len(SYLLABUS_START), text.index(SYLLABUS_END)
+    new = text[:start] + "\n" + syllabus_table() + "\n" + text[end:]
+    README.write_text(new)
+    return new != text
 
 
 def _targets(args: list[str]) -> list[Path]:
@@ -163,11 +193,14 @@ def _targets(args: list[str]) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["refresh", "execute", "tidy", "check"])
+    parser.add_argument("command", choices=["refresh", "execute", "tidy", "check", "readme"])
     parser.add_argument("notebooks", nargs="*")
     args = parser.parse_args(argv)
     known = {lesson.file for lesson in LESSONS}
     status = 0
+    if args.command == "readme":
+        print("README.md syllabus " + ("updated" if update_readme() else "already current"))
+        return 0
     for path in _targets(args.notebooks):
         if path.name not in known:
             print(f"{path.name}: not in course_lib/syllabus.py's LESSONS; add it there first")
