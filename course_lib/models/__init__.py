@@ -2,5 +2,6 @@
 
 from .base import NotFittedError, Prediction, Recommender, UnknownIdError
 from .baselines import BaselineOnly, GlobalMean, Popularity
+from .neighbors import KNN, KNNBaseline, KNNBasic, KNNWithMeans
 
-__all__ = ["BaselineOnly", "GlobalMean", "NotFittedError", "Popularity", "Prediction", "Recommender", "UnknownIdError"]
+__all__ = ["BaselineOnly", "GlobalMean", "KNN", "KNNBaseline", "KNNBasic", "KNNWithMeans", "NotFittedError", "Popularity", "Prediction", "Recommender", "UnknownIdError"]
