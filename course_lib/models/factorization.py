@@ -1,0 +1,873 @@
+r"""Matrix factorisation: truncated SVD, biased MF by SGD (= Surprise's ``SVD``), ALS, NMF, BPR-MF.
+
+Every model here approximates the user x item rating matrix
+:math:`R \in \mathbb{R}^{|U| \times |I|}` by a product of two thin matrices,
+
+.. math::  R \approx P Q^\top, \qquad P \in \mathbb{R}^{|U| \times k},\; Q \in \mathbb{R}^{|I| \times k},
+
+so a rating is predicted by a dot product of a user vector :math:`p_u` (row of ``P_``) and an
+item vector :math:`q_i` (row of ``Q_``), usually plus biases:
+:math:`\hat r_{ui} = \mu + b_u + b_i + q_i^\top p_u`.
+
+=====================  ======================================================================
+``PureSVD``            truncated SVD :math:`R_c \approx U_k \Sigma_k V_k^\top` of the centred,
+                       zero-imputed matrix (``scipy.sparse.linalg.svds``)
+``BiasedMF``           SGD on the observed ratings only (Funk 2006, Koren et al. 2009).
+                       **With its defaults it is Surprise's ``SVD``, bit for bit.**
+``FunkSVD``            ``BiasedMF(biased=False)``: no biases, = Surprise's ``SVD(biased=False)``
+``ALS``                alternating ridge regressions in closed form (weighted-lambda)
+``NMF``                non-negative factors, multiplicative updates; = Surprise's ``NMF``
+``BPRMF``              implicit feedback: Bayesian personalised ranking with sampled negatives
+=====================  ======================================================================
+
+The SGD loops are compiled with Numba (``cache=True``). The exact loop keeps Surprise's
+arithmetic order (Numba without ``fastmath`` never reorders floating-point operations), which
+is what bit-identity needs; ``BiasedMF(fast=True)`` lets the compiler vectorise the dot product
+(``fastmath``), which changes the last bits and runs about twice as fast.
+
+Training is reported, not hidden: ``history_`` holds the loss of every epoch (and the
+validation RMSE when ``fit(train, validation=...)`` is given), training stops early on request,
+and a loss that becomes NaN or infinite raises :class:`DivergenceError`.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numba
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from ..interactions import Interactions
+from ..validation import check_finite_number, check_positive_int, check_ratings
+from .base import Recommender
+
+__all__ = ["ALS", "BPRMF", "BiasedMF", "DivergenceError", "FunkSVD", "NMF", "PureSVD"]
+
+
+class DivergenceError(FloatingPointError):
+    """Training produced NaN or infinite values: the learning rate is too large for the data."""
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------------------------
+def _random_state(random_state) -> np.random.RandomState:
+    """``RandomState`` from ``None``, an int or a ``RandomState`` (Surprise's ``get_rng`` rules)."""
+    if random_state is None or isinstance(random_state, (numbers.Integral, np.integer)) and not isinstance(random_state, bool):
+        return np.random.RandomState(random_state)
+    if isinstance(random_state, np.random.RandomState):
+        return random_state
+    raise ValueError(f"random_state must be None, an int or a numpy RandomState, got {random_state!r}")
+
+
+def _exact_dots(P: np.ndarray, Q: np.ndarray, u: np.ndarray, i: np.ndarray) -> np.ndarray:
+    """``np.dot(Q[i], P[u])`` pair by pair, as Surprise's ``estimate`` computes it (same bits)."""
+    return np.fromiter((np.dot(Q[b], P[a]) for a, b in zip(u.tolist(), i.tolist())), dtype=np.float64, count=len(u))
+
+
+def _progress(iterable, enabled: bool, desc: str):
+    if not enabled:
+        return iterable
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, desc=desc, leave=False)
+
+
+def _validation_arrays(model: Recommender, validation: pd.DataFrame | None):
+    if validation is None:
+        return None
+    check_ratings(validation, name="validation ratings", allow_duplicates=True)
+    u = model.data_.encode_users(validation["user_id"].to_numpy())
+    i = model.data_.encode_items(validation["item_id"].to_numpy())
+    return u, i, validation["rating"].to_numpy(dtype=float)
+
+
+class _FactorModel(Recommender):
+    """Shared machinery: the epoch loop with history, validation, early stopping, divergence."""
+
+    def fit(self, ratings, validation: pd.DataFrame | None = None):
+        """Learn from ``ratings``; with ``validation`` (a DataFrame) record its RMSE every epoch.
+
+        Returns ``self``.
+        """
+        self._validation = validation
+        try:
+            return super().fit(ratings)
+        finally:
+            del self._validation
+
+    def _check_common(self) -> tuple[int, int, int | None]:
+        n_factors = check_positive_int(self.n_factors, "n_factors")
+        n_epochs = check_positive_int(self.n_epochs, "n_epochs")
+        patience = None if self.early_stopping is None else check_positive_int(self.early_stopping, "early_stopping")
+        if patience is not None and self._validation is None:
+            raise ValueError("early_stopping needs validation ratings: call fit(train, validation=val)")
+        return n_factors, n_epochs, patience
+
+    def _state(self) -> dict:
+        return {name: getattr(self, name).copy() for name in self._state_names}
+
+    def _run_epochs(self, n_epochs: int, patience: int | None, epoch_fn, desc: str) -> None:
+        """Call ``epoch_fn(epoch)`` -> ``(loss, train_rmse or None)`` up to ``n_epochs`` times, keeping score."""
+        val = _validation_arrays(self, self._validation)
+        rows, best, best_state, waited = [], np.inf, None, 0
+        self.best_epoch_ = None
+        for epoch in _progress(range(n_epochs), self.progress, desc):
+            with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported below
+                loss, train_rmse = epoch_fn(epoch)
+            loss = float(loss)
+            if not np.isfinite(loss) or not all(np.isfinite(getattr(self, n)).all() for n in self._state_names):
+                raise DivergenceError(
+                    f"{type(self).__name__} diverged at epoch {epoch + 1}: the training loss is {loss} "
+                    f"(NaN or infinite values in the factors). Lower the learning rate (now {self._lr_text()}) "
+                    "or raise the regularisation.")
+            row = {"epoch": epoch + 1, "loss": loss}
+            if train_rmse is not None:
+                row["train_rmse"] = float(train_rmse)
+            if val is not None:
+                est, impossible = self._validation_estimate(val[0], val[1])
+                pred = self._finish(np.asarray(est, float), np.asarray(impossible, bool))
+                row["val_rmse"] = float(np.sqrt(np.mean((val[2] - pred) ** 2)))
+                if row["val_rmse"] < best:
+                    best, waited = row["val_rmse"], 0
+                    best_state = self._state() if patience is not None else None
+                    self.best_epoch_ = epoch + 1
+                else:
+                    waited += 1
+            rows.append(row)
+            if patience is not None and waited >= patience:
+                break
+        if patience is not None and best_state is not None:
+            for name, value in best_state.items():
+                setattr(self, name, value)
+        self.n_epochs_ = len(rows)
+        self.history_ = pd.DataFrame(rows)
+
+    def _lr_text(self) -> str:
+        return repr(getattr(self, "lr_all", getattr(self, "learning_rate", None)))
+
+    def _validation_estimate(self, u, i):
+        """Estimates used for the per-epoch validation RMSE (vectorised; may differ in the last bits)."""
+        return self._estimate(u, i)
+
+
+# ---------------------------------------------------------------------------------------------
+# Truncated SVD of the imputed matrix
+# ---------------------------------------------------------------------------------------------
+class PureSVD(Recommender):
+    r"""Truncated SVD of the centred rating matrix, missing entries imputed by the baseline.
+
+    .. math::
+        R_c = U \Sigma V^\top \approx U_k \Sigma_k V_k^\top, \qquad
+        \hat r_{ui} = b_{ui} + (U_k \Sigma_k V_k^\top)_{ui}
+
+    with :math:`U_k \in \mathbb{R}^{|U| \times k}`, :math:`\Sigma_k = \mathrm{diag}(\sigma_1 \ge
+    \dots \ge \sigma_k)`, :math:`V_k \in \mathbb{R}^{|I| \times k}`. :math:`R_c` holds
+    :math:`r_{ui} - b_{ui}` where a rating exists and 0 elsewhere, i.e. every missing rating is
+    *imputed* as the baseline :math:`b_{ui}` (``center``: ``"global"`` :math:`\mu`, ``"user"``
+    :math:`\bar r_u`, ``"item"`` :math:`\bar r_i`, or ``"none"``: 0, Cremonesi et al.'s PureSVD
+    for ranking). Plain SVD needs a complete matrix: it fits the ~94 % imputed zeros as much as
+    the real ratings, which is why SGD on the observed entries (:class:`BiasedMF`) predicts better.
+
+    Parameters
+    ----------
+    n_factors : rank :math:`k` (< min(n_users, n_items)).
+    center : ``"user"`` (default), ``"item"``, ``"global"`` or ``"none"``.
+    random_state : seeds ARPACK's starting vector, so the result is reproducible.
+
+    Attributes
+    ----------
+    U_ : ``(n_users, k)``; s_ : ``(k,)``, descending; Vt_ : ``(k, n_items)``;
+    P_ = ``U_ * sqrt(s_)``, Q_ = ``Vt_.T * sqrt(s_)`` (so ``P_ @ Q_.T`` is the low-rank part);
+    offset_user_, offset_item_ : the baseline split as ``b_ui = offset_user_[u] + offset_item_[i]``.
+
+    References
+    ----------
+    P. Cremonesi, Y. Koren, R. Turrin, "Performance of recommender algorithms on top-n recommendation
+    tasks", RecSys 2010. B. Sarwar et al., "Application of dimensionality reduction in recommender
+    systems", WebKDD 2000.
+    """
+
+    def __init__(self, n_factors: int = 20, center: str = "user", random_state=0):
+        self.n_factors = n_factors
+        self.center = center
+        self.random_state = random_state
+
+    def _fit(self, data: Interactions) -> None:
+        if self.center not in ("user", "item", "global", "none"):
+            raise ValueError(f"center must be 'user', 'item', 'global' or 'none', got {self.center!r}")
+        k = check_positive_int(self.n_factors, "n_factors")
+        if k >= min(data.n_users, data.n_items):
+            raise ValueError(f"n_factors must be smaller than min(n_users, n_items) = {min(data.n_users, data.n_items)}, got {k}")
+        off_u, off_i = np.zeros(data.n_users), np.zeros(data.n_items)
+        if self.center == "global":
+            off_u[:] = data.global_mean
+        elif self.center == "user":
+            off_u = np.bincount(data.u, weights=data.r, minlength=data.n_users) / data.user_counts()
+        elif self.center == "item":
+            off_i = np.bincount(data.i, weights=data.r, minlength=data.n_items) / data.item_counts()
+        rc = sp.csr_matrix((data.r - off_u[data.u] - off_i[data.i], (data.u, data.i)), shape=(data.n_users, data.n_items))
+        from scipy.sparse.linalg import svds
+
+        v0 = _random_state(self.random_state).uniform(-1, 1, min(rc.shape))
+        U, s, Vt = svds(rc, k=k, v0=v0)
+        order = np.argsort(-s, kind="stable")
+        U, s, Vt = U[:, order], s[order], Vt[order]
+        signs = np.sign(Vt[np.arange(k), np.argmax(np.abs(Vt), axis=1)])  # fix the sign ambiguity
+        self.U_, self.s_, self.Vt_ = U * signs, s, Vt * signs[:, None]
+        self.P_ = self.U_ * np.sqrt(s)
+        self.Q_ = self.Vt_.T * np.sqrt(s)
+        self.offset_user_, self.offset_item_ = off_u, off_i
+
+    def _estimate(self, u, i):
+        u, i = np.asarray(u), np.asarray(i)
+        known = (u >= 0) & (i >= 0)
+        uu, ii = np.where(known, u, 0), np.where(known, i, 0)
+        est = self.offset_user_[uu] + self.offset_item_[ii] + np.einsum("ij,ij->i", self.P_[uu], self.Q_[ii])
+        return est, ~known
+
+    def _scores(self, users):
+        users = np.asarray(users)
+        return self.offset_user_[users][:, None] + self.offset_item_[None, :] + self.P_[users] @ self.Q_.T
+
+
+# ---------------------------------------------------------------------------------------------
+# Biased MF by SGD (Surprise's SVD)
+# ---------------------------------------------------------------------------------------------
+@numba.njit(cache=True)
+def _sgd_epoch_exact(us, is_, rs, mu, bu, bi, P, Q, lr_bu, lr_bi, lr_pu, lr_qi,
+                     reg_bu, reg_bi, reg_pu, reg_qi, biased):  # pragma: no cover - compiled
+    """One SGD epoch in Surprise's exact arithmetic order; returns the sum of squared errors."""
+    n_factors = P.shape[1]
+    sse = 0.0
+    for k in range(len(rs)):
+        u = us[k]
+        i = is_[k]
+        dot = 0.0
+        for f in range(n_factors):
+            dot += Q[i, f] * P[u, f]
+        err = rs[k] - (mu + bu[u] + bi[i] + dot)
+        sse += err * err
+        if biased:
+            bu[u] += lr_bu * (err - reg_bu * bu[u])
+            bi[i] += lr_bi * (err - reg_bi * bi[i])
+        for f in range(n_factors):
+            puf = P[u, f]
+            qif = Q[i, f]
+            P[u, f] += lr_pu * (err * qif - reg_pu * puf)
+            Q[i, f] += lr_qi * (err * puf - reg_qi * qif)
+    return sse
+
+
+@numba.njit(cache=True, fastmath=True)
+def _sgd_epoch_fast(us, is_, rs, mu, bu, bi, P, Q, lr_bu, lr_bi, lr_pu, lr_qi,
+                    reg_bu, reg_bi, reg_pu, reg_qi, biased):  # pragma: no cover - compiled
+    """The same epoch with reassociation allowed: a SIMD dot product and fused updates."""
+    n_factors = P.shape[1]
+    sse = 0.0
+    a_p = 1.0 - lr_pu * reg_pu
+    a_q = 1.0 - lr_qi * reg_qi
+    for k in range(len(rs)):
+        p = P[us[k]]
+        q = Q[is_[k]]
+        dot = 0.0
+        for f in range(n_factors):
+            dot += q[f] * p[f]
+        err = rs[k] - (mu + bu[us[k]] + bi[is_[k]] + dot)
+        sse += err * err
+        if biased:
+            bu[us[k]] += lr_bu * (err - reg_bu * bu[us[k]])
+            bi[is_[k]] += lr_bi * (err - reg_bi * bi[is_[k]])
+        ep = lr_pu * err
+        eq = lr_qi * err
+        for f in range(n_factors):
+            pf = p[f]
+            qf = q[f]
+            p[f] = a_p * pf + ep * qf
+            q[f] = a_q * qf + eq * pf
+    return sse
+
+
+class BiasedMF(_FactorModel):
+    r"""Biased matrix factorisation trained by SGD; **with the defaults, Surprise's ``SVD`` bit for bit**.
+
+    .. math::
+        \hat r_{ui} = \mu + b_u + b_i + q_i^\top p_u, \qquad
+        \min_{b, P, Q} \sum_{(u,i) \in \mathcal{K}} (r_{ui} - \hat r_{ui})^2
+            + \lambda \left(b_u^2 + b_i^2 + \lVert p_u \rVert^2 + \lVert q_i \rVert^2\right)
+
+    For each observed rating, with :math:`e_{ui} = r_{ui} - \hat r_{ui}` and step :math:`\gamma`:
+
+    .. math::
+        b_u \leftarrow b_u + \gamma (e_{ui} - \lambda b_u), \quad
+        b_i \leftarrow b_i + \gamma (e_{ui} - \lambda b_i), \quad
+        p_u \leftarrow p_u + \gamma (e_{ui} q_i - \lambda p_u), \quad
+        q_i \leftarrow q_i + \gamma (e_{ui} p_u - \lambda q_i)
+
+    (both factor updates use the old :math:`p_u, q_i`). Exactly as Surprise: ``P`` is drawn from
+    ``RandomState(random_state).normal(init_mean, init_std_dev)`` first, then ``Q``; biases start
+    at 0; each epoch visits the ratings user by user (``Interactions.user_major_order``).
+    ``predict``/``test`` take the dot products with ``np.dot`` pair by pair, as Surprise does, so
+    the estimates are Surprise's to the last bit; ``recommend`` scores every item with one matrix
+    product (equal to ~1e-15). ``FunkSVD`` is the unbiased variant.
+
+    Parameters
+    ----------
+    n_factors, n_epochs : :math:`k` (100) and passes over the data (20).
+    lr_all, reg_all : :math:`\gamma` (0.005) and :math:`\lambda` (0.02) for every parameter;
+        ``lr_bu, lr_bi, lr_pu, lr_qi, reg_bu, reg_bi, reg_pu, reg_qi`` override them one by one.
+    init_mean, init_std_dev : the normal initialisation of the factors (0, 0.1).
+    biased : learn :math:`\mu, b_u, b_i` (True) or predict :math:`q_i^\top p_u` alone.
+    fast : use the ``fastmath`` loop (reordered sums: same result to ~1e-12, not bit for bit).
+    shuffle : visit the ratings in a new random order every epoch (not Surprise's behaviour).
+    early_stopping : stop after this many epochs without a better validation RMSE and keep the
+        best epoch's parameters (needs ``fit(train, validation=val)``); ``None``: never.
+    progress : show a tqdm progress bar over epochs.
+    random_state : ``None``, an int or a ``RandomState``.
+
+    Attributes
+    ----------
+    P_ : user factors :math:`p_u`, ``(n_users, k)``;  Q_ : item factors :math:`q_i`, ``(n_items, k)``;
+    b_u_ : ``(n_users,)``; b_i_ : ``(n_items,)`` (zeros when ``biased=False``);
+    history_ : DataFrame with one row per epoch: ``epoch``, ``loss`` (squared errors summed during
+    the epoch plus the regularisation at its end), ``train_rmse`` (from the same running errors),
+    ``val_rmse`` when validation ratings were given; n_epochs_, best_epoch_.
+
+    References
+    ----------
+    S. Funk, "Netflix Update: Try This at Home", 2006. Y. Koren, R. Bell, C. Volinsky,
+    "Matrix Factorization Techniques for Recommender Systems", IEEE Computer 42(8), 2009.
+    """
+
+    _state_names = ("P_", "Q_", "b_u_", "b_i_")
+
+    def __init__(self, n_factors: int = 100, n_epochs: int = 20, lr_all: float = 0.005, reg_all: float = 0.02, *,
+                 biased: bool = True, init_mean: float = 0.0, init_std_dev: float = 0.1,
+                 lr_bu: float | None = None, lr_bi: float | None = None, lr_pu: float | None = None,
+                 lr_qi: float | None = None, reg_bu: float | None = None, reg_bi: float | None = None,
+                 reg_pu: float | None = None, reg_qi: float | None = None, fast: bool = False,
+                 shuffle: bool = False, early_stopping: int | None = None, progress: bool = False,
+                 random_state=None):
+        self.n_factors = n_factors
+        self.n_epochs = n_epochs
+        self.lr_all = lr_all
+        self.reg_all = reg_all
+        self.biased = biased
+        self.init_mean = init_mean
+        self.init_std_dev = init_std_dev
+        self.lr_bu = lr_bu
+        self.lr_bi = lr_bi
+        self.lr_pu = lr_pu
+        self.lr_qi = lr_qi
+        self.reg_bu = reg_bu
+        self.reg_bi = reg_bi
+        self.reg_pu = reg_pu
+        self.reg_qi = reg_qi
+        self.fast = fast
+        self.shuffle = shuffle
+        self.early_stopping = early_stopping
+        self.progress = progress
+        self.random_state = random_state
+
+    def _rates(self) -> tuple[list[float], list[float]]:
+        lr_all = check_finite_number(self.lr_all, "lr_all", minimum=0, strict=True)
+        reg_all = check_finite_number(self.reg_all, "reg_all", minimum=0)
+        lrs = [lr_all if v is None else check_finite_number(v, n, minimum=0, strict=True)
+               for n, v in (("lr_bu", self.lr_bu), ("lr_bi", self.lr_bi), ("lr_pu", self.lr_pu), ("lr_qi", self.lr_qi))]
+        regs = [reg_all if v is None else check_finite_number(v, n, minimum=0)
+                for n, v in (("reg_bu", self.reg_bu), ("reg_bi", self.reg_bi), ("reg_pu", self.reg_pu), ("reg_qi", self.reg_qi))]
+        return lrs, regs
+
+    def _fit(self, data: Interactions) -> None:
+        n_factors, n_epochs, patience = self._check_common()
+        lrs, regs = self._rates()
+        init_mean = check_finite_number(self.init_mean, "init_mean")
+        init_std = check_finite_number(self.init_std_dev, "init_std_dev", minimum=0)
+        rng = _random_state(self.random_state)
+        self.P_ = rng.normal(init_mean, init_std, size=(data.n_users, n_factors))
+        self.Q_ = rng.normal(init_mean, init_std, size=(data.n_items, n_factors))
+        self.b_u_ = np.zeros(data.n_users)
+        self.b_i_ = np.zeros(data.n_items)
+        order = data.user_major_order()
+        us, is_, rs = data.u[order], data.i[order], data.r[order]
+        biased = bool(self.biased)
+        mu = data.global_mean if biased else 0.0
+        loop = _sgd_epoch_fast if self.fast else _sgd_epoch_exact
+        n = len(rs)
+
+        def epoch(_):
+            if self.shuffle:
+                perm = rng.permutation(n)
+                sse = loop(us[perm], is_[perm], rs[perm], mu, self.b_u_, self.b_i_, self.P_, self.Q_, *lrs, *regs, biased)
+            else:
+                sse = loop(us, is_, rs, mu, self.b_u_, self.b_i_, self.P_, self.Q_, *lrs, *regs, biased)
+            return (sse + regs[0] * self.b_u_ @ self.b_u_ + regs[1] * self.b_i_ @ self.b_i_
+                    + regs[2] * np.einsum("ij,ij->", self.P_, self.P_) + regs[3] * np.einsum("ij,ij->", self.Q_, self.Q_)), np.sqrt(sse / n)
+
+        self._run_epochs(n_epochs, patience, epoch, type(self).__name__)
+
+    def _estimate(self, u, i):
+        u, i = np.asarray(u), np.asarray(i)
+        known_u, known_i = u >= 0, i >= 0
+        both = known_u & known_i
+        dots = np.zeros(len(u))
+        dots[both] = _exact_dots(self.P_, self.Q_, u[both], i[both])
+        if self.biased:
+            est = self.global_mean_ + np.where(known_u, self.b_u_[np.where(known_u, u, 0)], 0.0)
+            est = est + np.where(known_i, self.b_i_[np.where(known_i, i, 0)], 0.0)
+            return est + dots, np.zeros(len(u), dtype=bool)
+        return dots, ~both
+
+    def _validation_estimate(self, u, i):
+        known_u, known_i = u >= 0, i >= 0
+        uu, ii = np.where(known_u, u, 0), np.where(known_i, i, 0)
+        dots = np.where(known_u & known_i, np.einsum("ij,ij->i", self.P_[uu], self.Q_[ii]), 0.0)
+        if self.biased:
+            return (self.global_mean_ + np.where(known_u, self.b_u_[uu], 0.0) + np.where(known_i, self.b_i_[ii], 0.0)
+                    + dots, np.zeros(len(u), dtype=bool))
+        return dots, ~(known_u & known_i)
+
+    def _scores(self, users):
+        users = np.asarray(users)
+        scores = self.P_[users] @ self.Q_.T
+        if self.biased:
+            scores = scores + (self.global_mean_ + self.b_u_[users])[:, None] + self.b_i_[None, :]
+        return scores
+
+
+class FunkSVD(BiasedMF):
+    r"""Unbiased matrix factorisation :math:`\hat r_{ui} = q_i^\top p_u` by SGD (Funk 2006).
+
+    ``BiasedMF`` with ``biased=False``: identical to Surprise's ``SVD(biased=False)``. An unknown
+    user or item makes the prediction impossible (global mean fallback).
+    """
+
+    def __init__(self, n_factors: int = 100, n_epochs: int = 20, lr_all: float = 0.005, reg_all: float = 0.02, *,
+                 biased: bool = False, init_mean: float = 0.0, init_std_dev: float = 0.1,
+                 lr_bu: float | None = None, lr_bi: float | None = None, lr_pu: float | None = None,
+                 lr_qi: float | None = None, reg_bu: float | None = None, reg_bi: float | None = None,
+                 reg_pu: float | None = None, reg_qi: float | None = None, fast: bool = False,
+                 shuffle: bool = False, early_stopping: int | None = None, progress: bool = False,
+                 random_state=None):
+        super().__init__(n_factors, n_epochs, lr_all, reg_all, biased=biased, init_mean=init_mean,
+                         init_std_dev=init_std_dev, lr_bu=lr_bu, lr_bi=lr_bi, lr_pu=lr_pu, lr_qi=lr_qi,
+                         reg_bu=reg_bu, reg_bi=reg_bi, reg_pu=reg_pu, reg_qi=reg_qi, fast=fast, shuffle=shuffle,
+                         early_stopping=early_stopping, progress=progress, random_state=random_state)
+
+
+# ---------------------------------------------------------------------------------------------
+# ALS
+# ---------------------------------------------------------------------------------------------
+@numba.njit(cache=True)
+def _gram_stack(indptr, indices, X, lam):  # pragma: no cover - compiled
+    """``A[s] = X[S_s].T @ X[S_s] + lam[s] I`` for every row ``s`` of a CSR pattern (S_s = its columns)."""
+    n_rows, k = len(indptr) - 1, X.shape[1]
+    A = np.zeros((n_rows, k, k))
+    for s in range(n_rows):
+        for p in range(indptr[s], indptr[s + 1]):
+            x = X[indices[p]]
+            for a in range(k):
+                xa = x[a]
+                for b in range(a + 1):
+                    A[s, a, b] += xa * x[b]
+        for a in range(k):
+            A[s, a, a] += lam[s]
+            for b in range(a):
+                A[s, b, a] = A[s, a, b]
+    return A
+
+
+def _ridge_side(pattern: sp.csr_matrix, target: sp.csr_matrix, X: np.ndarray, lam: np.ndarray) -> np.ndarray:
+    r"""Solve every row's ridge regression at once: :math:`(X_S^\top X_S + \lambda_s I)\, w_s = X_S^\top y_s`.
+
+    ``pattern`` (rows x cols CSR) gives each row's observed columns :math:`S`; ``target`` holds
+    :math:`y` on the same pattern. The right-hand sides of all rows are one sparse product
+    ``target @ X``; ``np.linalg.solve`` solves the whole stack of k x k systems in one call.
+    """
+    A = _gram_stack(pattern.indptr.astype(np.int64), pattern.indices.astype(np.int64), X, lam)
+    b = np.asarray(target @ X)
+    return np.linalg.solve(A, b[:, :, None])[:, :, 0]
+
+
+class ALS(_FactorModel):
+    r"""Alternating least squares for explicit ratings, with biases and weighted-lambda regularisation.
+
+    .. math::
+        \min \sum_{(u,i) \in \mathcal{K}} (r_{ui} - \mu - b_u - b_i - q_i^\top p_u)^2
+          + \lambda \Big(\sum_u n_u (\lVert p_u \rVert^2 + b_u^2) + \sum_i n_i (\lVert q_i \rVert^2 + b_i^2)\Big)
+
+    With the items fixed, each user's problem is a ridge regression with features
+    :math:`\tilde q_i = (q_i, 1)` and target :math:`r_{ui} - \mu - b_i`, solved in closed form:
+
+    .. math::  (p_u, b_u) = \big(\tilde Q_u^\top \tilde Q_u + \lambda n_u I\big)^{-1} \tilde Q_u^\top (r_u - \mu - b_{I_u})
+
+    then the same for the items with the users fixed. The Gram matrices of all users are built in
+    one compiled pass over the ratings and the stack of small systems is solved in one
+    ``np.linalg.solve`` call.
+
+    Parameters
+    ----------
+    n_factors (20), n_epochs (15), reg :math:`\lambda` (0.1), init_std_dev (0.1),
+    early_stopping, progress, random_state : as in :class:`BiasedMF`.
+
+    Attributes
+    ----------
+    P_ ``(n_users, k)``, Q_ ``(n_items, k)``, b_u_, b_i_, history_ (``loss`` = the objective above,
+    ``train_rmse``, ``val_rmse``), n_epochs_, best_epoch_.
+
+    References
+    ----------
+    Y. Zhou, D. Wilkinson, R. Schreiber, R. Pan, "Large-scale Parallel Collaborative Filtering for
+    the Netflix Prize", AAIM 2008. Y. Hu, Y. Koren, C. Volinsky, ICDM 2008 (the implicit variant).
+    """
+
+    _state_names = ("P_", "Q_", "b_u_", "b_i_")
+
+    def __init__(self, n_factors: int = 20, n_epochs: int = 15, reg: float = 0.1, *, init_std_dev: float = 0.1,
+                 early_stopping: int | None = None, progress: bool = False, random_state=None):
+        self.n_factors = n_factors
+        self.n_epochs = n_epochs
+        self.reg = reg
+        self.init_std_dev = init_std_dev
+        self.early_stopping = early_stopping
+        self.progress = progress
+        self.random_state = random_state
+
+    def _lr_text(self) -> str:
+        return "n/a: ALS has no learning rate; check the data for extreme values"
+
+    def _fit(self, data: Interactions) -> None:
+        n_factors, n_epochs, patience = self._check_common()
+        reg = check_finite_number(self.reg, "reg", minimum=0, strict=True)
+        std = check_finite_number(self.init_std_dev, "init_std_dev", minimum=0)
+        rng = _random_state(self.random_state)
+        self.P_ = rng.normal(0, std, size=(data.n_users, n_factors))
+        self.Q_ = rng.normal(0, std, size=(data.n_items, n_factors))
+        self.b_u_ = np.zeros(data.n_users)
+        self.b_i_ = np.zeros(data.n_items)
+        mu = data.global_mean
+        shape = (data.n_users, data.n_items)
+        mask_ui = sp.csr_matrix((np.ones(data.n_ratings), (data.u, data.i)), shape=shape)
+        mask_iu = mask_ui.T.tocsr()  # CSR keeps columns sorted: the same pattern as the targets below
+        n_u, n_i = data.user_counts().astype(float), data.item_counts().astype(float)
+        ones_u, ones_i = np.ones((data.n_users, 1)), np.ones((data.n_items, 1))
+
+        def epoch(_):
+            y = data.r - mu - self.b_i_[data.i]
+            w = _ridge_side(mask_ui, sp.csr_matrix((y, (data.u, data.i)), shape=shape), np.hstack([self.Q_, ones_i]), reg * n_u)
+            self.P_, self.b_u_ = w[:, :-1].copy(), w[:, -1].copy()
+            y = data.r - mu - self.b_u_[data.u]
+            w = _ridge_side(mask_iu, sp.csr_matrix((y, (data.i, data.u)), shape=shape[::-1]), np.hstack([self.P_, ones_u]), reg * n_i)
+            self.Q_, self.b_i_ = w[:, :-1].copy(), w[:, -1].copy()
+            err = data.r - (mu + self.b_u_[data.u] + self.b_i_[data.i] + np.einsum("ij,ij->i", self.P_[data.u], self.Q_[data.i]))
+            sse = float(err @ err)
+            return sse + reg * (n_u @ (np.einsum("ij,ij->i", self.P_, self.P_) + self.b_u_ ** 2)
+                                + n_i @ (np.einsum("ij,ij->i", self.Q_, self.Q_) + self.b_i_ ** 2)), np.sqrt(sse / data.n_ratings)
+
+        self._run_epochs(n_epochs, patience, epoch, "ALS")
+
+    def _estimate(self, u, i):
+        u, i = np.asarray(u), np.asarray(i)
+        known_u, known_i = u >= 0, i >= 0
+        uu, ii = np.where(known_u, u, 0), np.where(known_i, i, 0)
+        est = self.global_mean_ + np.where(known_u, self.b_u_[uu], 0.0) + np.where(known_i, self.b_i_[ii], 0.0)
+        est = est + np.where(known_u & known_i, np.einsum("ij,ij->i", self.P_[uu], self.Q_[ii]), 0.0)
+        return est, np.zeros(len(u), dtype=bool)
+
+    def _scores(self, users):
+        users = np.asarray(users)
+        return (self.global_mean_ + self.b_u_[users])[:, None] + self.b_i_[None, :] + self.P_[users] @ self.Q_.T
+
+
+# ---------------------------------------------------------------------------------------------
+# NMF
+# ---------------------------------------------------------------------------------------------
+@numba.njit(cache=True)
+def _nmf_epoch(us, is_, rs, mu, bu, bi, P, Q, n_u, n_i, lr_bu, lr_bi, reg_bu, reg_bi, reg_pu, reg_qi,
+               biased, user_num, user_denom, item_num, item_denom):  # pragma: no cover - compiled
+    """One epoch of Surprise's NMF (same order of operations); returns the sum of squared errors."""
+    n_factors = P.shape[1]
+    user_num[:, :] = 0.0
+    user_denom[:, :] = 0.0
+    item_num[:, :] = 0.0
+    item_denom[:, :] = 0.0
+    sse = 0.0
+    for k in range(len(rs)):
+        u = us[k]
+        i = is_[k]
+        r = rs[k]
+        dot = 0.0
+        for f in range(n_factors):
+            dot += Q[i, f] * P[u, f]
+        est = mu + bu[u] + bi[i] + dot
+        err = r - est
+        sse += err * err
+        if biased:
+            bu[u] += lr_bu * (err - reg_bu * bu[u])
+            bi[i] += lr_bi * (err - reg_bi * bi[i])
+        for f in range(n_factors):
+            user_num[u, f] += Q[i, f] * r
+            user_denom[u, f] += Q[i, f] * est
+            item_num[i, f] += P[u, f] * r
+            item_denom[i, f] += P[u, f] * est
+    for u in range(P.shape[0]):
+        for f in range(n_factors):
+            if P[u, f] != 0:
+                user_denom[u, f] += n_u[u] * reg_pu * P[u, f]
+                P[u, f] *= user_num[u, f] / user_denom[u, f]
+    for i in range(Q.shape[0]):
+        for f in range(n_factors):
+            if Q[i, f] != 0:
+                item_denom[i, f] += n_i[i] * reg_qi * Q[i, f]
+                Q[i, f] *= item_num[i, f] / item_denom[i, f]
+    return sse
+
+
+class NMF(_FactorModel):
+    r"""Non-negative matrix factorisation :math:`R \approx W H` with :math:`W = P \ge 0`, :math:`H = Q^\top \ge 0`.
+
+    .. math::
+        \hat r_{ui} = q_i^\top p_u, \qquad
+        p_{uf} \leftarrow p_{uf} \frac{\sum_{i \in I_u} q_{if} r_{ui}}
+                                      {\sum_{i \in I_u} q_{if} \hat r_{ui} + \lambda_u |I_u| p_{uf}}, \qquad
+        q_{if} \leftarrow q_{if} \frac{\sum_{u \in U_i} p_{uf} r_{ui}}
+                                      {\sum_{u \in U_i} p_{uf} \hat r_{ui} + \lambda_i |U_i| q_{if}}
+
+    Multiplicative updates keep non-negative factors non-negative (Luo et al. 2014), so every
+    factor adds to a rating, never subtracts: parts-based, easier to read. Same algorithm,
+    defaults and operation order as Surprise's ``NMF`` (so the same numbers for the same
+    ``random_state``). ``biased=True`` adds SGD-learned biases (and may give negative residuals).
+
+    Parameters
+    ----------
+    n_factors (15), n_epochs (50), reg_pu, reg_qi (0.06), biased (False), reg_bu, reg_bi (0.02),
+    lr_bu, lr_bi (0.005), init_low, init_high (0, 1: the uniform initialisation),
+    early_stopping, progress, random_state.
+
+    Attributes
+    ----------
+    P_ ``(n_users, k)`` and Q_ ``(n_items, k)``, non-negative; b_u_, b_i_; history_ (``loss`` =
+    squared errors of the epoch plus the weighted regularisation), n_epochs_, best_epoch_.
+
+    References
+    ----------
+    X. Luo, M. Zhou, Y. Xia, Q. Zhu, "An efficient non-negative matrix-factorization-based approach
+    to collaborative filtering for recommender systems", IEEE TII 10(2), 2014.
+    D. Lee, H. S. Seung, "Algorithms for non-negative matrix factorization", NIPS 2000.
+    """
+
+    _state_names = ("P_", "Q_", "b_u_", "b_i_")
+
+    def __init__(self, n_factors: int = 15, n_epochs: int = 50, *, biased: bool = False, reg_pu: float = 0.06,
+                 reg_qi: float = 0.06, reg_bu: float = 0.02, reg_bi: float = 0.02, lr_bu: float = 0.005,
+                 lr_bi: float = 0.005, init_low: float = 0.0, init_high: float = 1.0, early_stopping: int | None = None,
+                 progress: bool = False, random_state=None):
+        self.n_factors = n_factors
+        self.n_epochs = n_epochs
+        self.biased = biased
+        self.reg_pu = reg_pu
+        self.reg_qi = reg_qi
+        self.reg_bu = reg_bu
+        self.reg_bi = reg_bi
+        self.lr_bu = lr_bu
+        self.lr_bi = lr_bi
+        self.init_low = init_low
+        self.init_high = init_high
+        self.early_stopping = early_stopping
+        self.progress = progress
+        self.random_state = random_state
+
+    def _lr_text(self) -> str:
+        return f"lr_bu={self.lr_bu!r}, lr_bi={self.lr_bi!r}"
+
+    def _fit(self, data: Interactions) -> None:
+        n_factors, n_epochs, patience = self._check_common()
+        regs = [check_finite_number(getattr(self, n), n, minimum=0) for n in ("reg_pu", "reg_qi", "reg_bu", "reg_bi")]
+        lrs = [check_finite_number(getattr(self, n), n, minimum=0, strict=True) for n in ("lr_bu", "lr_bi")]
+        low = check_finite_number(self.init_low, "init_low", minimum=0)
+        high = check_finite_number(self.init_high, "init_high", minimum=0)
+        if high < low:
+            raise ValueError(f"init_high must be >= init_low, got init_low={low}, init_high={high}")
+        rng = _random_state(self.random_state)
+        self.P_ = rng.uniform(low, high, size=(data.n_users, n_factors))
+        self.Q_ = rng.uniform(low, high, size=(data.n_items, n_factors))
+        self.b_u_ = np.zeros(data.n_users)
+        self.b_i_ = np.zeros(data.n_items)
+        order = data.user_major_order()
+        us, is_, rs = data.u[order], data.i[order], data.r[order]
+        n_u, n_i = data.user_counts().astype(float), data.item_counts().astype(float)
+        biased = bool(self.biased)
+        mu = data.global_mean if biased else 0.0
+        bufs = [np.zeros((data.n_users, n_factors)), np.zeros((data.n_users, n_factors)),
+                np.zeros((data.n_items, n_factors)), np.zeros((data.n_items, n_factors))]
+        reg_pu, reg_qi, reg_bu, reg_bi = regs
+
+        def epoch(_):
+            sse = _nmf_epoch(us, is_, rs, mu, self.b_u_, self.b_i_, self.P_, self.Q_, n_u, n_i, lrs[0], lrs[1],
+                             reg_bu, reg_bi, reg_pu, reg_qi, biased, *bufs)
+            return (sse + reg_pu * n_u @ np.einsum("ij,ij->i", self.P_, self.P_)
+                    + reg_qi * n_i @ np.einsum("ij,ij->i", self.Q_, self.Q_)
+                    + reg_bu * self.b_u_ @ self.b_u_ + reg_bi * self.b_i_ @ self.b_i_), np.sqrt(sse / len(rs))
+
+        self._run_epochs(n_epochs, patience, epoch, "NMF")
+
+    @property
+    def W_(self) -> np.ndarray:
+        """:math:`W = P`, ``(n_users, k)``."""
+        return self.P_
+
+    @property
+    def H_(self) -> np.ndarray:
+        """:math:`H = Q^\\top`, ``(k, n_items)``."""
+        return self.Q_.T
+
+    # same prediction rule as BiasedMF (np.dot pair by pair, as Surprise)
+    _estimate = BiasedMF._estimate
+    _validation_estimate = BiasedMF._validation_estimate
+    _scores = BiasedMF._scores
+
+
+# ---------------------------------------------------------------------------------------------
+# BPR-MF
+# ---------------------------------------------------------------------------------------------
+@numba.njit(cache=True)
+def _bpr_epoch(us, is_, indptr, indices, n_items, P, Q, bi, lr, reg, reg_b, seed):  # pragma: no cover - compiled
+    """One epoch of BPR: ``len(us)`` sampled triples (u, i, j); returns the sum of -log sigma(x_uij)."""
+    n_factors = P.shape[1]
+    state = np.uint64(seed) | np.uint64(1)
+    total = 0.0
+    n = len(us)
+    for step in range(n):
+        # xorshift64*: a small, fast, seeded generator (only used for the negatives)
+        state ^= state >> np.uint64(12)
+        state ^= state << np.uint64(25)
+        state ^= state >> np.uint64(27)
+        k = int((state * np.uint64(2685821657736338717)) >> np.uint64(33)) % n
+        u = us[k]
+        i = is_[k]
+        lo = indptr[u]
+        hi = indptr[u + 1]
+        while True:
+            state ^= state >> np.uint64(12)
+            state ^= state << np.uint64(25)
+            state ^= state >> np.uint64(27)
+            j = int((state * np.uint64(2685821657736338717)) >> np.uint64(33)) % n_items
+            a = lo
+            b = hi
+            while a < b:  # binary search: is j among u's items?
+                m = (a + b) // 2
+                if indices[m] < j:
+                    a = m + 1
+                else:
+                    b = m
+            if a == hi or indices[a] != j:
+                break
+        x = bi[i] - bi[j]
+        for f in range(n_factors):
+            x += P[u, f] * (Q[i, f] - Q[j, f])
+        if x > 0:
+            z = np.exp(-x)
+            total += np.log1p(z)
+            g = z / (1.0 + z)
+        else:
+            z = np.exp(x)
+            total += -x + np.log1p(z)
+            g = 1.0 / (1.0 + z)
+        bi[i] += lr * (g - reg_b * bi[i])
+        bi[j] += lr * (-g - reg_b * bi[j])
+        for f in range(n_factors):
+            puf = P[u, f]
+            qif = Q[i, f]
+            qjf = Q[j, f]
+            P[u, f] += lr * (g * (qif - qjf) - reg * puf)
+            Q[i, f] += lr * (g * puf - reg * qif)
+            Q[j, f] += lr * (-g * puf - reg * qjf)
+    return total
+
+
+class BPRMF(_FactorModel):
+    r"""Bayesian personalised ranking with matrix factorisation, for implicit feedback.
+
+    Every training row (whatever its rating) is a positive interaction. BPR learns to score a
+    user's items above the items they did not interact with, from sampled triples
+    :math:`(u, i, j)`, :math:`i` seen and :math:`j` unseen:
+
+    .. math::
+        x_{uij} = \hat x_{ui} - \hat x_{uj}, \quad \hat x_{ui} = b_i + q_i^\top p_u, \qquad
+        \max \sum_{(u,i,j)} \ln \sigma(x_{uij}) - \lambda (\lVert p_u \rVert^2 + \lVert q_i \rVert^2
+            + \lVert q_j \rVert^2) - \lambda_b (b_i^2 + b_j^2)
+
+    Each step: :math:`g = 1 - \sigma(x_{uij})`, :math:`p_u \leftarrow p_u + \gamma (g (q_i - q_j) - \lambda p_u)`,
+    :math:`q_i \leftarrow q_i + \gamma (g p_u - \lambda q_i)`, :math:`q_j \leftarrow q_j + \gamma (-g p_u - \lambda q_j)`.
+    An epoch draws as many triples as there are positives (positive uniformly, negative
+    uniformly among the user's unseen items). Scores are not ratings: ``predict`` returns
+    :math:`\hat x_{ui}` unclipped; use ``recommend``.
+
+    Parameters
+    ----------
+    n_factors (64), n_epochs (30), learning_rate :math:`\gamma` (0.05), reg :math:`\lambda` (0.002),
+    reg_bias :math:`\lambda_b` (0.0), init_std_dev (0.1), early_stopping, progress, random_state.
+
+    Attributes
+    ----------
+    P_ ``(n_users, k)``, Q_ ``(n_items, k)``, b_i_ ``(n_items,)``, history_ (``loss`` = mean of
+    :math:`-\ln \sigma(x_{uij})` over the epoch's triples, as they were met), n_epochs_.
+
+    References
+    ----------
+    S. Rendle, C. Freudenthaler, Z. Gantner, L. Schmidt-Thieme, "BPR: Bayesian Personalized Ranking
+    from Implicit Feedback", UAI 2009.
+    """
+
+    clip = False
+    _state_names = ("P_", "Q_", "b_i_")
+
+    def __init__(self, n_factors: int = 64, n_epochs: int = 30, learning_rate: float = 0.05, reg: float = 0.002, *,
+                 reg_bias: float = 0.0, init_std_dev: float = 0.1, early_stopping: int | None = None,
+                 progress: bool = False, random_state=None):
+        self.n_factors = n_factors
+        self.n_epochs = n_epochs
+        self.learning_rate = learning_rate
+        self.reg = reg
+        self.reg_bias = reg_bias
+        self.init_std_dev = init_std_dev
+        self.early_stopping = early_stopping
+        self.progress = progress
+        self.random_state = random_state
+
+    def _fit(self, data: Interactions) -> None:
+        n_factors, n_epochs, patience = self._check_common()
+        if patience is not None:
+            raise ValueError("BPRMF does not support early_stopping on validation RMSE (it predicts scores, not ratings)")
+        lr = check_finite_number(self.learning_rate, "learning_rate", minimum=0, strict=True)
+        reg = check_finite_number(self.reg, "reg", minimum=0)
+        reg_b = check_finite_number(self.reg_bias, "reg_bias", minimum=0)
+        std = check_finite_number(self.init_std_dev, "init_std_dev", minimum=0)
+        if (data.user_counts() >= data.n_items).any():
+            raise ValueError("a user has interacted with every item: BPR cannot sample a negative for them")
+        rng = _random_state(self.random_state)
+        self.P_ = rng.normal(0, std, size=(data.n_users, n_factors))
+        self.Q_ = rng.normal(0, std, size=(data.n_items, n_factors))
+        self.b_i_ = np.zeros(data.n_items)
+        m = data.matrix
+        indptr, indices = m.indptr.astype(np.int64), m.indices.astype(np.int64)
+        us, is_ = data.u.astype(np.int64), data.i.astype(np.int64)
+
+        def epoch(_):
+            seed = int(rng.randint(1, 2**62))
+            return _bpr_epoch(us, is_, indptr, indices, data.n_items, self.P_, self.Q_, self.b_i_, lr, reg, reg_b, seed) / len(us), None
+
+        self._validation = None  # ratings RMSE means nothing here
+        self._run_epochs(n_epochs, None, epoch, "BPR-MF")
+
+    def _estimate(self, u, i):
+        u, i = np.asarray(u), np.asarray(i)
+        known = (u >= 0) & (i >= 0)
+        uu, ii = np.where(known, u, 0), np.where(known, i, 0)
+        return self.b_i_[ii] + np.einsum("ij,ij->i", self.P_[uu], self.Q_[ii]), ~known
+
+    def _scores(self, users):
+        users = np.asarray(users)
+        return self.P_[users] @ self.Q_.T + self.b_i_[None, :]

@@ -1,0 +1,295 @@
+"""Matrix factorisation: bit for bit equal to Surprise's SVD and NMF, checked against closed forms,
+sane on MovieLens, and strict about its inputs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+from sklearn.base import clone
+from surprise import NMF as SurpriseNMF
+from surprise import SVD as SurpriseSVD
+from surprise import Dataset, Reader
+from surprise.model_selection import train_test_split
+
+from course_lib.data import toy_ratings
+from course_lib.evaluate import evaluate_full_ranking, evaluate_ratings
+from course_lib.interactions import Interactions
+from course_lib.models import BaselineOnly, NotFittedError, Popularity
+from course_lib.models.factorization import (ALS, BPRMF, NMF, BiasedMF, DivergenceError, FunkSVD, PureSVD,
+                                             _ridge_side)
+from course_lib.split import random_split, stratified_split
+
+
+@pytest.fixture(scope="module")
+def split(ratings):
+    return random_split(ratings, 0.2, random_state=42)
+
+
+@pytest.fixture(scope="module")
+def surprise_split(ratings):
+    data = Dataset.load_from_df(ratings[["user_id", "item_id", "rating"]], Reader(rating_scale=(1, 5)))
+    return train_test_split(data, test_size=0.2, random_state=42)
+
+
+def _surprise_estimates(algo, testset):
+    preds = algo.test(testset)
+    return np.array([p.est for p in preds]), np.array([p.details["was_impossible"] for p in preds])
+
+
+def _assert_same_model(ours, theirs, trainset):
+    # inner ids agree (first appearance in the training ratings), so the arrays compare directly
+    assert [trainset.to_raw_uid(u) for u in range(trainset.n_users)] == ours.data_.user_ids.tolist()
+    assert [trainset.to_raw_iid(i) for i in range(trainset.n_items)] == ours.data_.item_ids.tolist()
+    assert np.array_equal(ours.P_, theirs.pu)
+    assert np.array_equal(ours.Q_, theirs.qi)
+    assert np.array_equal(ours.b_u_, theirs.bu)
+    assert np.array_equal(ours.b_i_, theirs.bi)
+
+
+# -- bit-identity with Surprise ----------------------------------------------------------------
+@pytest.mark.parametrize("kwargs", [
+    dict(n_factors=8, n_epochs=4, random_state=0),
+    dict(n_factors=5, n_epochs=3, random_state=7, biased=False),
+    dict(n_factors=6, n_epochs=3, random_state=1, lr_all=0.01, reg_all=0.05, init_mean=0.05, init_std_dev=0.2,
+         lr_bu=0.002, lr_qi=0.02, reg_bi=0.1, reg_pu=0.01),
+])
+def test_biased_mf_bit_identical_to_surprise_svd(split, surprise_split, kwargs):
+    train, test = split
+    trainset, testset = surprise_split
+    theirs = SurpriseSVD(**kwargs).fit(trainset)
+    ours = BiasedMF(**kwargs).fit(train)
+    _assert_same_model(ours, theirs, trainset)
+    est, impossible = _surprise_estimates(theirs, testset)
+    out = ours.test(test)
+    assert np.array_equal(out["est"].to_numpy(), est)
+    assert np.array_equal(out["was_impossible"].to_numpy(), impossible)
+
+
+def test_defaults_reproduce_surprise_svd_exactly(split, surprise_split):
+    train, test = split
+    trainset, testset = surprise_split
+    theirs = SurpriseSVD(random_state=0).fit(trainset)
+    ours = BiasedMF(random_state=0).fit(train)
+    _assert_same_model(ours, theirs, trainset)
+    est, _ = _surprise_estimates(theirs, testset)
+    assert np.array_equal(ours.test(test)["est"].to_numpy(), est)
+    rmse = evaluate_ratings(ours, test)["rmse"]
+    assert rmse == pytest.approx(np.sqrt(np.mean((test["rating"].to_numpy() - est) ** 2)), abs=0)
+    # the fast (fastmath) loop reorders sums: not the same bits, the same model to ~1e-12
+    fast = BiasedMF(random_state=0, fast=True).fit(train)
+    assert np.abs(fast.P_ - ours.P_).max() < 1e-9
+    assert abs(evaluate_ratings(fast, test)["rmse"] - rmse) < 1e-6
+
+
+def test_funk_svd_is_surprise_svd_unbiased(split, surprise_split):
+    train, test = split
+    trainset, testset = surprise_split
+    theirs = SurpriseSVD(n_factors=10, n_epochs=5, biased=False, random_state=3).fit(trainset)
+    ours = FunkSVD(n_factors=10, n_epochs=5, random_state=3).fit(train)
+    _assert_same_model(ours, theirs, trainset)
+    assert not ours.biased and np.all(ours.b_u_ == 0)
+    est, impossible = _surprise_estimates(theirs, testset)
+    out = ours.test(test)
+    assert impossible.any()  # unknown items in this split: impossible without biases
+    assert np.array_equal(out["was_impossible"].to_numpy(), impossible)
+    assert np.array_equal(out["est"].to_numpy(), est)
+
+
+@pytest.mark.parametrize("kwargs", [dict(n_factors=15, n_epochs=12, random_state=0),
+                                    dict(n_factors=4, n_epochs=5, biased=True, random_state=2)])
+def test_nmf_bit_identical_to_surprise_nmf(split, surprise_split, kwargs):
+    train, test = split
+    trainset, testset = surprise_split
+    theirs = SurpriseNMF(**kwargs).fit(trainset)
+    ours = NMF(**kwargs).fit(train)
+    _assert_same_model(ours, theirs, trainset)
+    assert (ours.P_ >= 0).all() and (ours.Q_ >= 0).all()
+    assert ours.W_.shape == (trainset.n_users, kwargs["n_factors"]) and ours.H_.shape == (kwargs["n_factors"], trainset.n_items)
+    est, impossible = _surprise_estimates(theirs, testset)
+    out = ours.test(test)
+    assert np.array_equal(out["est"].to_numpy(), est)
+    assert np.array_equal(out["was_impossible"].to_numpy(), impossible)
+
+
+# -- closed forms and independent references ---------------------------------------------------
+def test_ridge_side_matches_per_row_least_squares():
+    rng = np.random.default_rng(0)
+    dense = rng.random((6, 9)) < 0.5
+    dense[:, 0] = True  # every row observes something
+    pattern = sp.csr_matrix(dense.astype(float))
+    y = rng.normal(size=dense.shape) * dense
+    target = sp.csr_matrix((y[dense], pattern.indices, pattern.indptr), shape=dense.shape)
+    X = rng.normal(size=(9, 3))
+    lam = rng.random(6) + 0.1
+    W = _ridge_side(pattern, target, X, lam)
+    for s in range(6):
+        Xs, ys = X[dense[s]], y[s, dense[s]]
+        expected = np.linalg.solve(Xs.T @ Xs + lam[s] * np.eye(3), Xs.T @ ys)
+        np.testing.assert_allclose(W[s], expected, rtol=1e-10, atol=1e-12)
+
+
+def test_pure_svd_is_the_truncated_svd_of_the_centred_matrix():
+    toy = toy_ratings()
+    model = PureSVD(n_factors=2, center="user").fit(toy)
+    data = model.data_
+    dense = np.zeros((data.n_users, data.n_items))
+    means = np.bincount(data.u, weights=data.r) / data.user_counts()
+    dense[data.u, data.i] = data.r - means[data.u]
+    U, s, Vt = np.linalg.svd(dense)
+    np.testing.assert_allclose(model.s_, s[:2], rtol=1e-10)
+    np.testing.assert_allclose(model.U_ * model.s_ @ model.Vt_, (U[:, :2] * s[:2]) @ Vt[:2], atol=1e-10)
+    np.testing.assert_allclose(model.P_ @ model.Q_.T, (U[:, :2] * s[:2]) @ Vt[:2], atol=1e-10)
+    est = model.test(toy)["est"].to_numpy()
+    full = means[data.u] + ((U[:, :2] * s[:2]) @ Vt[:2])[data.u, data.i]
+    np.testing.assert_allclose(est, np.clip(full, 1, 5), atol=1e-10)
+
+
+def test_pure_svd_loses_to_sgd_on_observed_ratings(split):
+    train, test = split
+    svd = evaluate_ratings(PureSVD(n_factors=20).fit(train), test)["rmse"]
+    mf = evaluate_ratings(BiasedMF(n_factors=20, random_state=0, fast=True).fit(train), test)["rmse"]
+    base = evaluate_ratings(BaselineOnly().fit(train), test)["rmse"]
+    assert mf < base < svd  # imputing ~94 % of the matrix hurts
+
+
+# -- ALS and BPR sanity ------------------------------------------------------------------------
+def test_als_objective_never_increases_and_beats_the_baseline(split):
+    train, test = split
+    model = ALS(n_factors=10, n_epochs=8, reg=0.1, random_state=0).fit(train)
+    loss = model.history_["loss"].to_numpy()
+    assert (np.diff(loss) <= 1e-9 * loss[:-1]).all()  # each half-step is an exact minimisation
+    assert evaluate_ratings(model, test)["rmse"] < evaluate_ratings(BaselineOnly().fit(train), test)["rmse"] - 0.01
+
+
+def test_bpr_learns_to_rank(ratings):
+    train, test = stratified_split(ratings, 0.2, random_state=42)
+    model = BPRMF(n_factors=32, n_epochs=15, learning_rate=0.05, reg=0.005, random_state=0).fit(train)
+    loss = model.history_["loss"].to_numpy()
+    assert loss[-1] < 0.5 * loss[0] and loss[0] < np.log(2)
+    ours = evaluate_full_ranking(model, test, 10)["ndcg@10"]
+    popular = evaluate_full_ranking(Popularity().fit(train), test, 10)["ndcg@10"]
+    assert ours > popular + 0.05
+    same = BPRMF(n_factors=32, n_epochs=15, learning_rate=0.05, reg=0.005, random_state=0).fit(train)
+    assert np.array_equal(same.P_, model.P_)
+    rec = model.recommend(train["user_id"].iloc[0], n=5)
+    seen = set(train.loc[train["user_id"] == train["user_id"].iloc[0], "item_id"])
+    assert len(rec) == 5 and not seen & set(rec["item_id"]) and rec["score"].is_monotonic_decreasing
+
+
+# -- training history, early stopping, divergence ------------------------------------------------
+def test_history_validation_and_early_stopping(split):
+    train, test = split
+    fit_part, val = random_split(train, 0.1, random_state=1)
+    model = BiasedMF(n_factors=20, n_epochs=60, lr_all=0.02, reg_all=0.01, early_stopping=3, random_state=0, fast=True)
+    assert model.fit(fit_part, validation=val) is model
+    h = model.history_
+    assert list(h.columns) == ["epoch", "loss", "train_rmse", "val_rmse"]
+    assert model.n_epochs_ == len(h) < 60  # it overfits, so it stops
+    assert model.best_epoch_ == int(h.loc[h["val_rmse"].idxmin(), "epoch"]) == model.n_epochs_ - 3
+    assert evaluate_ratings(model, val)["rmse"] == pytest.approx(h["val_rmse"].min(), abs=1e-12)  # best restored
+    assert h["train_rmse"].is_monotonic_decreasing
+    with pytest.raises(ValueError, match="validation"):
+        BiasedMF(early_stopping=2).fit(train)
+
+
+@pytest.mark.parametrize("model", [BiasedMF(n_factors=5, n_epochs=5, lr_all=2.0, random_state=0),
+                                   BiasedMF(n_factors=5, n_epochs=5, lr_all=2.0, random_state=0, fast=True),
+                                   NMF(n_factors=3, n_epochs=5, biased=True, lr_bu=3.0, lr_bi=3.0, random_state=0)])
+def test_divergence_is_reported(split, model):
+    with pytest.raises(DivergenceError, match=r"diverged at epoch \d+.*Lower the learning rate"):
+        model.fit(split[0])
+
+
+# -- the contract ------------------------------------------------------------------------------
+MODELS = [BiasedMF(n_factors=4, n_epochs=2, random_state=0), FunkSVD(n_factors=4, n_epochs=2, random_state=0),
+          NMF(n_factors=3, n_epochs=3, random_state=0), ALS(n_factors=3, n_epochs=2, random_state=0),
+          BPRMF(n_factors=4, n_epochs=2, random_state=0), PureSVD(n_factors=2)]
+
+
+@pytest.mark.parametrize("model", MODELS, ids=lambda m: type(m).__name__)
+def test_contract(model):
+    toy = toy_ratings()
+    model = clone(model)
+    with pytest.raises(NotFittedError, match="not fitted"):
+        model.predict(1, 1)
+    assert model.fit(toy) is model
+    again = clone(model).fit(toy)
+    assert np.array_equal(model.P_, again.P_)  # same seed, same result
+    k = model.n_factors
+    assert model.P_.shape == (5, k) and model.Q_.shape == (6, k)
+    pred = model.predict(1, 3)
+    assert np.isfinite(pred.est) and not pred.was_impossible
+    unknown = model.predict(99, 3)
+    if isinstance(model, (FunkSVD, BPRMF, PureSVD)) or (isinstance(model, NMF) and not model.biased):
+        assert unknown.was_impossible and unknown.reason == "user is unknown"
+    rec = model.recommend(1, n=3)
+    assert list(rec.columns) == ["item_id", "score"] and len(rec) == 1  # Ana has seen 5 of 6 movies
+    assert rec["item_id"].tolist() == [3]
+
+
+def test_progress_bar_can_be_shown_and_hidden(capsys):
+    BiasedMF(n_factors=2, n_epochs=3, random_state=0, progress=True).fit(toy_ratings())
+    shown = capsys.readouterr().err
+    BiasedMF(n_factors=2, n_epochs=3, random_state=0).fit(toy_ratings())
+    assert "BiasedMF" in shown and capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("model, message", [
+    (BiasedMF(n_factors=0), "n_factors must be an integer >= 1, got 0"),
+    (BiasedMF(n_factors=-3), "n_factors must be an integer >= 1"),
+    (BiasedMF(n_factors=2.5), "n_factors must be an integer"),
+    (BiasedMF(n_epochs=0), "n_epochs must be an integer >= 1"),
+    (BiasedMF(lr_all=float("nan")), "lr_all must be a finite number, got nan"),
+    (BiasedMF(lr_all=float("inf")), "lr_all must be a finite number"),
+    (BiasedMF(lr_all=0), "lr_all must be > 0"),
+    (BiasedMF(lr_pu=-0.1), "lr_pu must be > 0"),
+    (BiasedMF(reg_all=-1), "reg_all must be >= 0"),
+    (BiasedMF(reg_qi=float("nan")), "reg_qi must be a finite number"),
+    (BiasedMF(init_std_dev=-0.1), "init_std_dev must be >= 0"),
+    (BiasedMF(early_stopping=0), "early_stopping must be an integer >= 1"),
+    (BiasedMF(random_state="seed"), "random_state must be None, an int or a numpy RandomState"),
+    (NMF(n_factors=0), "n_factors must be an integer >= 1"),
+    (NMF(init_low=-1), "init_low must be >= 0"),
+    (NMF(init_low=0.5, init_high=0.2), "init_high must be >= init_low"),
+    (ALS(reg=0), "reg must be > 0"),
+    (ALS(n_factors=True), "n_factors must be an integer"),
+    (BPRMF(learning_rate=float("inf")), "learning_rate must be a finite number"),
+    (PureSVD(n_factors=5), r"n_factors must be smaller than min\(n_users, n_items\) = 5"),
+    (PureSVD(center="median"), "center must be 'user', 'item', 'global' or 'none'"),
+])
+def test_bad_hyperparameters_are_explained(model, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        model.fit(toy_ratings())
+
+
+def test_bad_ratings_are_explained():
+    bad = toy_ratings().astype({"rating": float})
+    bad.loc[0, "rating"] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinite ratings"):
+        BiasedMF().fit(bad)
+    with pytest.raises(ValueError, match="missing columns"):
+        ALS().fit(toy_ratings().rename(columns={"user_id": "userId"}))
+    with pytest.raises(ValueError, match="validation ratings"):
+        BiasedMF(n_epochs=1).fit(toy_ratings(), validation=pd.DataFrame({"user_id": [1]}))
+
+
+def test_shuffle_changes_the_order_reproducibly(split):
+    train = split[0]
+    a = BiasedMF(n_factors=5, n_epochs=2, shuffle=True, random_state=0).fit(train)
+    b = BiasedMF(n_factors=5, n_epochs=2, shuffle=True, random_state=0).fit(train)
+    c = BiasedMF(n_factors=5, n_epochs=2, random_state=0).fit(train)
+    assert np.array_equal(a.P_, b.P_) and not np.array_equal(a.P_, c.P_)
+
+
+def test_interactions_input_and_no_framework_import(split):
+    data = Interactions.from_ratings(split[0])
+    assert BiasedMF(n_factors=3, n_epochs=1, random_state=0).fit(data).data_ is data
+    code = ("import sys, course_lib.models.factorization; "
+            "print(any(m in sys.modules for m in ('torch', 'tensorflow', 'keras')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
