@@ -21,7 +21,7 @@ export MPLCONFIGDIR := $(CURDIR)/.home/matplotlib
 
 LAB_FLAGS := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: setup lab test notebooks data kernel freeze clean-venv
+.PHONY: setup lab solutions student grade test notebooks data kernel freeze site clean-venv
 
 ## setup: virtual environment with the pinned packages, course_lib, the course kernel and the data
 setup: $(STAMP) $(KERNEL) data
@@ -42,9 +42,22 @@ $(KERNEL): $(STAMP)
 data: $(STAMP)
 	@$(BIN)/python -m course_lib.data fetch ml-100k
 
-## lab: set up if needed, then open the course in JupyterLab
-lab: setup
+## lab: set up if needed, then open the learner's copies (student/: no solutions) in JupyterLab
+lab: setup student
+	$(BIN)/jupyter lab $(LAB_FLAGS) --ServerApp.root_dir=student student/00_welcome.ipynb
+
+## solutions: open the lessons with their solutions (notebooks/)
+solutions: setup
 	$(BIN)/jupyter lab $(LAB_FLAGS) notebooks/00_welcome.ipynb
+
+## student: the learners' copies of the lessons in student/ (no solutions); existing copies are kept
+student: $(STAMP)
+	$(BIN)/python -m course_lib.grading student --out student
+
+## grade: make grade LESSON=02 SUBMISSIONS=path/to/folder-or.zip  ->  grading/work/02/gradebook.csv
+grade: setup
+	@test -n "$(LESSON)" -a -n "$(SUBMISSIONS)" || { echo "usage: make grade LESSON=02 SUBMISSIONS=folder-or.zip"; exit 2; }
+	$(BIN)/python -m course_lib.grading grade $(LESSON) "$(SUBMISSIONS)" --out grading/work/$(LESSON)
 
 ## test: set up if needed, then unit tests and nbval of every lesson
 test: setup
@@ -53,6 +66,10 @@ test: setup
 ## notebooks: re-execute every lesson with the settings `make test` validates with
 notebooks: setup
 	$(BIN)/python tools/lessons.py refresh
+
+## site: the course website (every lesson with its committed outputs, MathJax included) in site/
+site: $(STAMP)
+	$(BIN)/python tools/build_site.py --out site/ --strict
 
 ## freeze: rewrite requirements.txt and environment.yml from the current environment
 freeze: $(STAMP)

@@ -1,0 +1,184 @@
+"""Execute a prepared submission in a resource-limited kernel, cell by cell, and score it."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+from jupyter_client.kernelspec import KernelSpecManager
+from jupyter_client.manager import AsyncKernelManager
+from nbclient import NotebookClient
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+from .lesson import LessonSpec
+
+KERNEL_NAME = "course-grading"
+
+
+@dataclass
+class Limits:
+    cell_timeout: int = 120          # seconds per cell
+    memory_mb: int = 4096            # RLIMIT_AS of the kernel
+    cpu_seconds: int = 1800          # RLIMIT_CPU of the kernel
+    restarts: int = 2                # re-runs after a dead or stuck kernel
+    startup_timeout: int = 120
+
+
+@dataclass
+class RunResult:
+    nb: nbformat.NotebookNode
+    outcome: dict[int, str]                          # code cell index -> ok | error | timeout | skipped | not run
+    notes: list[tuple[str, str]] = field(default_factory=list)
+    kernel_cpu: float = 0.0                          # CPU seconds of the kernels (Linux; 0 elsewhere)
+
+
+def _kernel_cpu(client: NotebookClient) -> float:
+    """CPU seconds the kernel process used so far, from /proc (best effort, 0 if unknown)."""
+    try:
+        pid = client.km.provisioner.process.pid
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except Exception:  # noqa: BLE001 - not Linux, or the kernel is gone
+        return 0.0
+
+
+def write_kernelspec(folder: Path, limits: Limits) -> Path:
+    """A kernel spec whose argv starts :mod:`course_lib.grading.kernel` with the limits."""
+    spec_dir = folder / KERNEL_NAME
+    spec_dir.mkdir(parents=True, exist_ok=True)
+    spec = {"argv": [sys.executable, "-m", "course_lib.grading.kernel",
+                     "--memory-mb", str(limits.memory_mb), "--cpu-seconds", str(limits.cpu_seconds),
+                     "-f", "{connection_file}"],
+            "display_name": "recsys-course grading (limited)", "language": "python"}
+    (spec_dir / "kernel.json").write_text(json.dumps(spec, indent=1))
+    return folder
+
+
+def _error_output(ename: str, evalue: str):
+    return nbformat.v4.new_output("error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
+
+
+def _has_error(cell) -> bool:
+    return any(o.get("output_type") == "error" for o in cell.get("outputs", []))
+
+
+def execute(nb: nbformat.NotebookNode, cwd: Path, kernels: Path, limits: Limits) -> RunResult:
+    """Run every code cell with a per-cell timeout; survive errors, timeouts and dead kernels.
+
+    A cell that raises is recorded and the next cell runs. If a cell exceeds the timeout or the
+    kernel dies, the kernel is stopped and the whole notebook re-run in a fresh kernel without
+    that cell (at most ``limits.restarts`` times): the other exercises are still graded, in a clean
+    kernel state (an interrupted kernel can be left inconsistent, and a loop that catches
+    ``KeyboardInterrupt`` cannot be interrupted at all).
+    """
+    skip: set[int] = set()
+    notes: list[tuple[str, str]] = []
+    cpu = 0.0
+    for attempt in range(limits.restarts + 1):
+        work = copy.deepcopy(nb)
+        outcome: dict[int, str] = {}
+        replies: dict[int, dict] = {}
+
+        def on_executed(cell, cell_index, execute_reply, replies=replies):
+            replies[cell_index] = (execute_reply or {}).get("content", {})
+
+        km = AsyncKernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels)]))
+        client = NotebookClient(work, km=km, timeout=limits.cell_timeout, allow_errors=True,
+                                interrupt_on_timeout=False, startup_timeout=limits.startup_timeout,
+                                record_timing=False, shutdown_kernel="immediate", on_cell_executed=on_executed,
+                                resources={"metadata": {"path": str(cwd)}})
+        stopped_at = None
+        with client.setup_kernel():
+            for i, cell in enumerate(work.cells):
+                if cell.cell_type != "code" or not cell.source.strip():
+                    continue
+                if stopped_at is not None:
+                    outcome[i] = "not run"
+                    continue
+                if i in skip:
+                    cell.outputs = [_error_output("Skipped", "not run: it stopped the kernel in an earlier run")]
+                    outcome[i] = "skipped"
+                    continue
+                try:
+                    client.execute_cell(cell, i)
+                except CellTimeoutError:
+                    outcome[i] = "timeout"
+                    cell.outputs.append(_error_output("Timeout", f"the cell ran longer than {limits.cell_timeout} s"))
+                    notes.append(("timeout", f"cell {i} ran longer than {limits.cell_timeout} s"))
+                    stopped_at = i
+                    continue
+                except DeadKernelError:
+                    outcome[i] = "error"
+                    cell.outputs.append(_error_output("DeadKernel", "the kernel died while running this cell"))
+                    notes.append(("kernel died", f"the kernel died in cell {i}"))
+                    stopped_at = i
+                    continue
+                # The execute reply decides, not the outputs (they arrive on another channel).
+                reply = replies.get(i, {})
+                if reply.get("status") == "ok":
+                    outcome[i] = "ok"
+                else:
+                    outcome[i] = "error"
+                    if not _has_error(cell):
+                        cell.outputs.append(_error_output(reply.get("ename", "Error"), reply.get("evalue", "no reply")))
+            cpu += _kernel_cpu(client)
+        # Leaving setup_kernel shuts the kernel down (killed at once: a stuck cell cannot block it).
+        if stopped_at is None:
+            return RunResult(work, outcome, notes, cpu)
+        if attempt < limits.restarts:
+            skip.add(stopped_at)
+            notes.append(("", f"re-ran the notebook in a fresh kernel without cell {stopped_at}"))
+    notes.append(("incomplete", f"gave up after {limits.restarts + 1} runs; cells after {stopped_at} not run"))
+    return RunResult(work, outcome, notes, cpu)
+
+
+def score(result: RunResult, spec: LessonSpec) -> tuple[dict[str, float], list[dict]]:
+    """Points per exercise (all or nothing per graded cell) and one record per graded cell."""
+    index = {}
+    for i, cell in enumerate(result.nb.cells):
+        gid = (cell.metadata.get("nbgrader") or {}).get("grade_id")
+        if gid and gid not in index:
+            index[gid] = i
+    points = {ex: 0.0 for ex in spec.exercises}
+    records = []
+    for ec in spec.cells:
+        if not ec.points:
+            continue
+        i = index.get(ec.grade_id)
+        state = result.outcome.get(i, "not run") if i is not None else "missing"
+        message = ""
+        if i is not None:
+            for out in result.nb.cells[i].get("outputs", []):
+                if out.get("output_type") == "error":
+                    message = f"{out.get('ename', '')}: {out.get('evalue', '')}".strip(": ")
+                    break
+        passed = state == "ok"
+        if passed:
+            points[ec.exercise] += ec.points
+        records.append({"grade_id": ec.grade_id, "exercise": ec.exercise, "kind": ec.kind, "points": ec.points,
+                        "earned": ec.points if passed else 0.0, "state": state, "message": message})
+    return points, records
+
+
+def run_notes(result: RunResult, spec: LessonSpec) -> list[tuple[str, str]]:
+    """Flags for errors in cells that are not tests (the learner's code or the lesson's)."""
+    graded = {ec.grade_id for ec in spec.cells if ec.points}
+    notes = []
+    for i, cell in enumerate(result.nb.cells):
+        if result.outcome.get(i) != "error" or (cell.metadata.get("nbgrader") or {}).get("grade_id") in graded:
+            continue
+        err = next((o for o in cell.outputs if o.get("output_type") == "error"), {})
+        ename = err.get("ename", "")
+        if ename == "DeadKernel":
+            continue
+        flag = "memory limit" if ename == "MemoryError" else "cell error"
+        notes.append((flag, f"cell {i} raised {ename}: {str(err.get('evalue', ''))[:120]}".rstrip(": ")))
+    if any(o.get("ename") == "MemoryError" for c in result.nb.cells if c.cell_type == "code"
+           for o in c.get("outputs", []) if o.get("output_type") == "error") and not any(f == "memory limit" for f, _ in notes):
+        notes.append(("memory limit", "a test cell ran out of memory"))
+    return notes

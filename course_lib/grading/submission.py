@@ -1,0 +1,282 @@
+"""Finding each student's notebook in a folder or LMS zip, and making it gradable.
+
+``prepare`` is the pre-check: the notebook must be valid JSON and be the lesson's notebook
+(found by name, else by content when renamed); exercise cells that lost their nbgrader
+metadata are recognised by their source; locked cells (prompts, visible and hidden tests) are
+replaced by the master's, and deleted ones are put back, as nbgrader's ``OverwriteCells`` does.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import shutil
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from .lesson import LessonSpec
+
+IGNORED = ("__MACOSX", ".ipynb_checkpoints", ".DS_Store")
+
+
+class NotGraded(Exception):
+    """The submission cannot be graded; ``status`` goes to the gradebook."""
+
+    def __init__(self, status: str, detail: str):
+        super().__init__(f"{status}: {detail}")
+        self.status, self.detail = status, detail
+
+
+@dataclass
+class Submission:
+    student: str
+    files: list[Path]       # every notebook the student handed in (may be empty)
+    others: list[str] = field(default_factory=list)   # names of other files, for the report
+
+
+@dataclass
+class Prepared:
+    nb: nbformat.NotebookNode
+    used: str                                   # file name that was graded
+    notes: list[tuple[str, str]]                # (flag, detail)
+
+
+def _visible(path: Path) -> bool:
+    return not any(part in IGNORED or part.startswith(".") for part in path.parts)
+
+
+def extract_zip(archive: Path, target: Path) -> Path:
+    """Unpack an LMS download safely (no absolute paths, no ``..``); return its root folder."""
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    with zipfile.ZipFile(archive) as zf:
+        for info in zf.infolist():
+            name = Path(info.filename)
+            if info.is_dir() or name.is_absolute() or ".." in name.parts or not _visible(name):
+                continue
+            dest = target / name
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            with zf.open(info) as src, open(dest, "wb") as out:
+                shutil.copyfileobj(src, out)
+    entries = [p for p in target.iterdir() if _visible(p.relative_to(target))]
+    if len(entries) == 1 and entries[0].is_dir():   # a zip of one folder holding the submissions
+        inner = [p for p in entries[0].iterdir() if _visible(p.relative_to(target))]
+        if any(p.is_dir() for p in inner) or len(inner) > 1:
+            return entries[0]
+    return target
+
+
+def _flat_key(name: str, lesson_file: str) -> str:
+    """Student key of a file in a flat LMS download, e.g. ``smith_123_02_baselines.ipynb``."""
+    stem = name[:-6] if name.endswith(".ipynb") else name
+    lesson_stem = lesson_file[:-6]
+    for marker in (lesson_stem, lesson_stem.split("_", 1)[0] + "_"):
+        pos = stem.find(marker)
+        if pos > 0:
+            return stem[:pos].rstrip("_- ")
+    return stem.split("_", 1)[0] if "_" in stem else stem
+
+
+def discover(root: Path, lesson_file: str) -> list[Submission]:
+    """One :class:`Submission` per student folder, or per student key among loose notebooks."""
+    subs: dict[str, Submission] = {}
+    for entry in sorted(root.iterdir()):
+        if not _visible(entry.relative_to(root)):
+            continue
+        if entry.is_dir():
+            files = sorted((p for p in entry.rglob("*.ipynb") if _visible(p.relative_to(entry))),
+                           key=lambda p: (len(p.parts), str(p)))
+            others = sorted(p.name for p in entry.rglob("*") if p.is_file() and p.suffix != ".ipynb")
+            subs[entry.name] = Submission(entry.name, files, others)
+        elif entry.suffix == ".ipynb":
+            key = _flat_key(entry.name, lesson_file)
+            subs.setdefault(key, Submission(key, [])).files.append(entry)
+    return [subs[k] for k in sorted(subs)]
+
+
+def _read(path: Path) -> nbformat.NotebookNode:
+    try:
+        text = path.read_bytes().decode("utf-8", errors="replace")
+        data = json.loads(text)
+    except (OSError, ValueError) as exc:
+        raise NotGraded("invalid notebook", f"{path.name} is not valid JSON ({_short(exc)})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
+        raise NotGraded("invalid notebook", f"{path.name} is JSON but not a notebook (no list of cells)")
+    try:
+        if isinstance(data.get("nbformat"), int) and data["nbformat"] < 4:
+            nb = nbformat.reads(text, as_version=4)   # an old format: let nbformat convert it
+        else:
+            nb = nbformat.from_dict(_repaired(data))  # tolerate missing keys instead of rejecting
+    except Exception as exc:  # noqa: BLE001 - any reader failure means "not a notebook we can read"
+        raise NotGraded("invalid notebook", f"{path.name} cannot be read as a notebook ({_short(exc)})") from None
+    return nb
+
+
+def _repaired(data: dict) -> dict:
+    """The notebook with the keys the grader relies on (outputs are cleared before running anyway)."""
+    cells = []
+    for cell in data["cells"]:
+        if not isinstance(cell, dict):
+            continue
+        kind = cell.get("cell_type") if cell.get("cell_type") in ("code", "markdown", "raw") else "raw"
+        source = cell.get("source", "")
+        source = source if isinstance(source, str) else "".join(map(str, source or []))
+        meta = cell.get("metadata") if isinstance(cell.get("metadata"), dict) else {}
+        fixed = {"cell_type": kind, "source": source, "metadata": meta}
+        if kind == "code":
+            fixed.update(outputs=[], execution_count=None)
+        cells.append(fixed)
+    meta = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+    return {"nbformat": 4, "nbformat_minor": 4, "metadata": meta, "cells": cells}
+
+
+def _short(exc: Exception) -> str:
+    return str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+
+
+def _grade_id(cell) -> str | None:
+    meta = cell.get("metadata", {}).get("nbgrader")
+    return meta.get("grade_id") if isinstance(meta, dict) else None
+
+
+def _likeness(nb, spec: LessonSpec) -> int:
+    """How many of the lesson's exercise cells this notebook holds (by grade id or source)."""
+    ids = {_grade_id(c) for c in nb.cells}
+    sources = {c.source.strip() for c in nb.cells}
+    return sum(1 for c in spec.cells
+               if c.grade_id in ids or c.master_source.strip() in sources or c.student_source.strip() in sources)
+
+
+def choose_notebook(sub: Submission, spec: LessonSpec) -> tuple[nbformat.NotebookNode, str, list]:
+    notes = []
+    exact = [p for p in sub.files if p.name == spec.file]
+    if exact:
+        if len(sub.files) > 1:
+            notes.append(("", f"graded {spec.file}; ignored {len(sub.files) - 1} other notebook(s)"))
+        return _read(exact[0]), exact[0].name, notes
+    best, invalid, unrelated = None, [], []
+    for path in sub.files:
+        try:
+            nb = _read(path)
+        except NotGraded as exc:
+            invalid.append(exc.detail)
+            continue
+        score = _likeness(nb, spec)
+        if score and (best is None or score > best[0]):
+            best = (score, nb, path.name)
+        elif not score:
+            unrelated.append(path.name)
+    if best:
+        notes.append(("renamed notebook", f"graded {best[2]} (expected {spec.file})"))
+        return best[1], best[2], notes
+    if invalid:
+        raise NotGraded("invalid notebook", "; ".join(invalid))
+    if unrelated:
+        raise NotGraded("missing notebook", f"no {spec.file}; {', '.join(unrelated)} hold none of its exercises")
+    extra = f" (found only: {', '.join(sub.others[:5])})" if sub.others else ""
+    raise NotGraded("missing notebook", f"no notebook in the submission{extra}")
+
+
+def _first_line(source: str) -> str:
+    for line in source.splitlines():
+        if line.strip():
+            return line.strip()
+    return ""
+
+
+def restore(nb: nbformat.NotebookNode, spec: LessonSpec) -> list[tuple[str, str]]:
+    """Identify the exercise cells in ``nb`` and restore the locked ones from the master, in place."""
+    notes: list[tuple[str, str]] = []
+    # 1. metadata that is not the master's cannot award points: drop it (keep the first of duplicates)
+    known, seen = spec.by_id(), set()
+    for cell in nb.cells:
+        gid = _grade_id(cell)
+        if "nbgrader" in cell.metadata and (gid not in known or gid in seen):
+            del cell.metadata["nbgrader"]
+        elif gid:
+            seen.add(gid)
+    position = {gid: i for i, c in enumerate(nb.cells) if (gid := _grade_id(c))}
+    lost, edited, deleted = [], [], []
+    for ec in spec.cells:  # 2. cells that lost their metadata, recognised by their source
+        if ec.grade_id in position:
+            continue
+        targets = {ec.master_source.strip(), ec.student_source.strip()}
+        match = None
+        for i, cell in enumerate(nb.cells):
+            if "nbgrader" in cell.metadata or cell.cell_type != ec.cell_type:
+                continue
+            if cell.source.strip() in targets:
+                match = i
+                break
+            line = _first_line(ec.master_source)
+            if ec.kind == "answer" and line and "###" not in line and _first_line(cell.source) == line:
+                match = i
+                break
+        if match is not None:
+            nb.cells[match].metadata["nbgrader"] = copy.deepcopy(ec.metadata)
+            position[ec.grade_id] = match
+            lost.append(ec.grade_id)
+    # 3. locked cells: restore the master's source; put deleted ones back in place
+    for ec in spec.cells:
+        if ec.kind == "answer":
+            if ec.grade_id not in position:
+                notes.append(("", f"{ec.grade_id}: answer cell not identified (its code still runs)"))
+            continue
+        i = position.get(ec.grade_id)
+        if i is not None:
+            cell = nb.cells[i]
+            current = cell.source.strip()
+            if ec.kind in ("check", "hidden") and (current not in (ec.master_source.strip(), ec.student_source.strip())
+                                                    or cell.cell_type != ec.cell_type):
+                edited.append(ec.grade_id)
+            if cell.cell_type != ec.cell_type:
+                cell = nb.cells[i] = _new_cell(ec)
+            cell.source = ec.master_source
+            cell.metadata["nbgrader"] = copy.deepcopy(ec.metadata)
+            continue
+        after = _insert_after(nb, spec, ec, position)
+        nb.cells.insert(after + 1, _new_cell(ec))
+        position = {gid: j for j, c in enumerate(nb.cells) if (gid := _grade_id(c))}
+        if ec.kind in ("check", "hidden"):
+            deleted.append(ec.grade_id)
+    if lost:
+        notes.append(("metadata restored", "grading metadata missing, recognised by source: " + ", ".join(lost)))
+    if edited:
+        notes.append(("tests restored", "edited test cells replaced by the originals: " + ", ".join(edited)))
+    if deleted:
+        notes.append(("tests restored", "deleted test cells put back: " + ", ".join(deleted)))
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    return notes
+
+
+def _new_cell(ec):
+    maker = nbformat.v4.new_code_cell if ec.cell_type == "code" else nbformat.v4.new_markdown_cell
+    return maker(ec.master_source, metadata={"nbgrader": copy.deepcopy(ec.metadata)})
+
+
+def _insert_after(nb, spec: LessonSpec, ec, position: dict[str, int]) -> int:
+    """Index after which a deleted cell goes: after the previous exercise cell that is present."""
+    order = [c.grade_id for c in spec.cells]
+    for gid in reversed(order[: order.index(ec.grade_id)]):
+        if gid in position:
+            return position[gid]
+    return len(nb.cells) - 1
+
+
+def prepare(sub: Submission, spec: LessonSpec) -> Prepared:
+    nb, used, notes = choose_notebook(sub, spec)
+    notes += restore(nb, spec)
+    if not any(_grade_id(c) for c in nb.cells):
+        raise NotGraded("invalid notebook", "no exercise cell could be identified")
+    return Prepared(nb, used, notes)
+
+
+def safe_name(student: str) -> str:
+    return re.sub(r"[^\w.-]+", "_", student).strip("._") or "student"
