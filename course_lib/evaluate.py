@@ -83,15 +83,16 @@ def evaluate_sampled(model: Recommender, test: pd.DataFrame, train: pd.DataFrame
     if not keep.any():
         raise ValueError("no test row has a user and item known to the model")
     u, i = u[keep], i[keep]
-    seen = set((data.encode_users(train["user_id"].to_numpy()) * data.n_items
-                + data.encode_items(train["item_id"].to_numpy())).tolist())
-    seen.update((u * data.n_items + i).tolist())
+    tu, ti = data.encode_users(train["user_id"].to_numpy()), data.encode_items(train["item_id"].to_numpy())
+    known = (tu >= 0) & (ti >= 0)
+    seen = np.unique(np.concatenate([tu[known] * data.n_items + ti[known], u * data.n_items + i]))
     rng = np.random.default_rng(random_state)
     negatives = rng.integers(0, data.n_items, size=(len(u), n_negatives))
-    for row in range(len(u)):  # redraw the few negatives the user has in fact rated
-        for col in range(n_negatives):
-            while int(u[row]) * data.n_items + int(negatives[row, col]) in seen:
-                negatives[row, col] = rng.integers(0, data.n_items)
+    bad = np.isin(u[:, None] * data.n_items + negatives, seen)
+    while bad.any():  # redraw, all at once, the few negatives the user has in fact rated
+        rows = np.nonzero(bad)[0]
+        negatives[bad] = rng.integers(0, data.n_items, size=len(rows))
+        bad[bad] = np.isin(u[rows] * data.n_items + negatives[bad], seen)
     hr, ndcg = np.zeros(len(u)), np.zeros(len(u))
     for start in range(0, len(u), 256):
         sl = slice(start, start + 256)

@@ -143,7 +143,7 @@ def sample_negatives(
     item_pos = np.searchsorted(items, seen["item_id"].to_numpy())
     valid = (item_pos < len(items)) & (items[np.minimum(item_pos, len(items) - 1)] == seen["item_id"].to_numpy())
     seen_keys = np.unique(user_codes[valid].astype(np.int64) * len(items) + item_pos[valid])
-    per_user = np.bincount(user_codes[valid], minlength=len(users))
+    per_user = np.bincount(seen_keys // len(items), minlength=len(users))  # distinct items per user
     if (per_user >= len(items)).any():
         raise ValueError("a user has interacted with every candidate item: no negatives can be drawn")
     rng = np.random.default_rng(random_state)

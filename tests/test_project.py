@@ -126,3 +126,18 @@ def test_frameworks_stay_in_their_rooms():
             "print(sorted(m for m in ('torch', 'tensorflow', 'keras') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_readme_syllabus_is_current():
+    from lessons import README, SYLLABUS_END, SYLLABUS_START, syllabus_table
+
+    text = README.read_text()
+    block = text[text.index(SYLLABUS_START) + len(SYLLABUS_START):text.index(SYLLABUS_END)]
+    assert block.strip() == syllabus_table(), "README syllabus is stale: run tools/lessons.py readme"
+
+
+def test_welcome_syllabus_lists_every_planned_lesson():
+    nb = json.loads((ROOT / "notebooks" / "00_welcome.ipynb").read_text())
+    syllabus = next("".join(c["source"]) for c in nb["cells"] if "".join(c["source"]).startswith("## Syllabus"))
+    for lesson in LESSONS:
+        assert f"| {lesson.label} |" in syllabus, f"00_welcome's syllabus lacks {lesson.label}"

@@ -78,31 +78,33 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def verify_folder(name: str, folder: Path, files: tuple[str, ...] | None = None) -> None:
+def verify_folder(name: str, folder: Path, files: tuple[str, ...] | None = None, where: str | None = None) -> None:
     """Check that ``folder`` holds the files of dataset ``name`` with their recorded sums.
 
     Parameters
     ----------
     files : the files to check (default: every required file and every file with a sum).
+    where : how messages name the files' origin (default: ``folder``).
 
     Raises
     ------
     DatasetError naming the first missing, empty or altered file.
     """
     sums = SHA256[name]
+    where = where or str(folder)
     wanted = files if files is not None else tuple(dict.fromkeys(REQUIRED_FILES[name] + tuple(sums)))
     for fname in wanted:
         path = folder / fname
         if not path.is_file():
-            raise DatasetError(f"{name}: the file {fname} is missing from {folder}")
+            raise DatasetError(f"{name}: the file {fname} is missing from {where}")
         if path.stat().st_size == 0:
-            raise DatasetError(f"{name}: the file {fname} in {folder} is empty")
+            raise DatasetError(f"{name}: the file {fname} in {where} is empty")
         expected = sums.get(fname)
         if expected is not None:
             actual = sha256_of(path)
             if actual != expected:
                 raise DatasetError(
-                    f"{name}: {fname} in {folder} has SHA-256 {actual[:12]}..., expected "
+                    f"{name}: {fname} from {where} has SHA-256 {actual[:12]}..., expected "
                     f"{expected[:12]}...: the file is corrupt, truncated or not GroupLens's original"
                 )
 
@@ -223,8 +225,8 @@ def fetch(
         raise DatasetError(f"cannot create the cache folder {cache}: {exc}; set COURSE_DATA_DIR elsewhere") from exc
     work = Path(tempfile.mkdtemp(prefix=f".partial-{name}-", dir=cache))
     try:
-        _fill_from(name, source, work, progress)
-        verify_folder(name, work)
+        origin = _fill_from(name, source, work, progress)
+        verify_folder(name, work, where=origin)
         work.chmod(0o755)  # mkdtemp makes it private; the cache is an ordinary folder
         (work / _MARKER).write_text(json.dumps({"dataset": name, "verified_files": sorted(SHA256[name])}))
         if target.exists():

@@ -3,6 +3,7 @@
 from .base import NotFittedError, Prediction, Recommender, UnknownIdError
 from .baselines import BaselineOnly, GlobalMean, Popularity
 from .factorization import ALS, BPRMF, NMF, BiasedMF, DivergenceError, FunkSVD, PureSVD
+from .implicit import EASE, ImplicitALS, ItemKNN
 from .neighbors import KNN, KNNBaseline, KNNBasic, KNNWithMeans
 
-__all__ = ["ALS", "BPRMF", "BaselineOnly", "BiasedMF", "DivergenceError", "FunkSVD", "NMF", "PureSVD", "GlobalMean", "KNN", "KNNBaseline", "KNNBasic", "KNNWithMeans", "NotFittedError", "Popularity", "Prediction", "Recommender", "UnknownIdError"]
+__all__ = ["ALS", "BPRMF", "BaselineOnly", "BiasedMF", "DivergenceError", "EASE", "FunkSVD", "ImplicitALS", "ItemKNN", "NMF", "PureSVD", "GlobalMean", "KNN", "KNNBaseline", "KNNBasic", "KNNWithMeans", "NotFittedError", "Popularity", "Prediction", "Recommender", "UnknownIdError"]

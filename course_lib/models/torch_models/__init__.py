@@ -1,0 +1,14 @@
+"""PyTorch recommenders: the dot-product model, GMF, MLP and NeuMF, one training loop, save/load.
+
+Importing this package imports PyTorch (``course_lib.models`` itself never does).
+"""
+
+from __future__ import annotations
+
+from .models import GMF, MLP, DotProduct, NeuMF, NeuralRecommender
+from .networks import DotProductNet, GMFNet, MLPNet, NeuMFNet
+from .persistence import load_model, save_model
+from .training import sample_unseen, train_network
+
+__all__ = ["GMF", "MLP", "DotProduct", "DotProductNet", "GMFNet", "MLPNet", "NeuMF", "NeuMFNet",
+           "NeuralRecommender", "load_model", "sample_unseen", "save_model", "train_network"]

@@ -1,0 +1,302 @@
+r"""The course's PyTorch recommenders, following the :class:`~course_lib.models.base.Recommender` contract.
+
+``DotProduct`` (explicit ratings by default), ``GMF``, ``MLP`` and ``NeuMF`` (implicit feedback
+by default, He et al. 2017) share one training loop (:func:`.training.train_network`):
+``model.fit(train)`` carves a validation split from ``train`` for early stopping, trains, and
+keeps ``history_`` (losses per epoch, a DataFrame to plot) and ``net_`` (the ``nn.Module``).
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ...interactions import Interactions
+from ...validation import check_finite_number, check_positive_int
+from ..base import Recommender
+from .networks import DotProductNet, GMFNet, MLPNet, NeuMFNet
+from .training import OBJECTIVES, train_network
+
+__all__ = ["DotProduct", "GMF", "MLP", "NeuMF", "NeuralRecommender"]
+
+
+class NeuralRecommender(Recommender):
+    """Shared fitting, prediction and scoring of the PyTorch models (not used directly).
+
+    Common parameters
+    -----------------
+    objective : ``"mse"`` (ratings), ``"bce"`` (positives and sampled negatives) or ``"bpr"``.
+    n_epochs : the most epochs to train.  batch_size : examples per step.
+    lr : Adam's step size.  weight_decay : Adam's L2 penalty on every parameter.
+    dropout : dropout rate on the embeddings (or hidden layers).
+    n_negatives : negatives per positive for ``"bce"``.
+    validation : share of the training ratings held out for early stopping (0 = none), or a
+        DataFrame of validation ratings.
+    patience : epochs without a lower validation loss before stopping.
+    progress : show a tqdm progress bar.
+    random_state : seed of the initial weights, the shuffling, the negatives and the validation split.
+    """
+
+    clip = True
+
+    def _network(self, n_users: int, n_items: int, y_range):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _check_common(self) -> None:
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}")
+        check_positive_int(self.n_epochs, "n_epochs")
+        check_positive_int(self.batch_size, "batch_size")
+        check_finite_number(self.lr, "lr", minimum=0, strict=True)
+        check_finite_number(self.weight_decay, "weight_decay", minimum=0)
+        check_finite_number(self.dropout, "dropout", minimum=0)
+        if self.dropout >= 1:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        check_positive_int(self.n_negatives, "n_negatives")
+
+    def _y_range(self, data: Interactions):
+        if self.objective != "mse":
+            return None
+        low, high = data.rating_scale
+        return (low - 0.5, high + 0.5)  # the sigmoid never reaches its ends: leave a margin
+
+    def _fit(self, data: Interactions) -> None:
+        self._check_common()
+        self.clip = self.objective == "mse"
+        seed = 0 if self.random_state is None else int(self.random_state)
+        rng = np.random.default_rng(seed)
+        torch.manual_seed(seed)
+        self.net_ = self._network(data.n_users, data.n_items, self._y_range(data))
+        self._init_from_pretrained()
+        idx = np.arange(data.n_ratings)
+        validation = None
+        if isinstance(self.validation, pd.DataFrame):
+            vu = data.encode_users(self.validation["user_id"].to_numpy())
+            vi = data.encode_items(self.validation["item_id"].to_numpy())
+            known = (vu >= 0) & (vi >= 0)
+            validation = (vu[known], vi[known], self.validation["rating"].to_numpy(dtype=float)[known])
+        elif self.validation:
+            share = check_finite_number(self.validation, "validation", minimum=0)
+            perm = rng.permutation(data.n_ratings)
+            n_val = int(round(share * data.n_ratings))
+            val_idx, idx = np.sort(perm[:n_val]), np.sort(perm[n_val:])
+            validation = (data.u[val_idx].astype(np.int64), data.i[val_idx].astype(np.int64), data.r[val_idx])
+        seen_keys = np.unique(data.u.astype(np.int64) * data.n_items + data.i)
+        self.history_ = train_network(
+            self.net_, objective=self.objective, u=data.u[idx].astype(np.int64), i=data.i[idx].astype(np.int64),
+            y=data.r[idx], n_items=data.n_items, seen_keys=seen_keys, validation=validation,
+            n_epochs=self.n_epochs, batch_size=self.batch_size, lr=self.lr, weight_decay=self.weight_decay,
+            reg=check_finite_number(getattr(self, "reg", 0.0), "reg", minimum=0), n_negatives=self.n_negatives, patience=self.patience, progress=self.progress, rng=rng,
+            description=type(self).__name__)
+
+    def _init_from_pretrained(self) -> None:
+        pass
+
+    @torch.no_grad()
+    def _estimate(self, u, i):
+        u, i = np.asarray(u, dtype=np.int64), np.asarray(i, dtype=np.int64)
+        impossible = (u < 0) | (i < 0)
+        est = np.zeros(len(u))
+        ok = np.flatnonzero(~impossible)
+        self.net_.eval()
+        for start in range(0, len(ok), 65536):
+            sl = ok[start:start + 65536]
+            est[sl] = self.net_(torch.as_tensor(u[sl]), torch.as_tensor(i[sl])).double().numpy()
+        return est, impossible
+
+    @torch.no_grad()
+    def _scores(self, users):
+        self.net_.eval()
+        users = torch.as_tensor(np.asarray(users, dtype=np.int64))
+        step = max(1, 262144 // self.data_.n_items)
+        return np.vstack([self.net_.score_all(users[s:s + step]).double().numpy()
+                          for s in range(0, len(users), step)]) if len(users) else np.zeros((0, self.data_.n_items))
+
+    def user_embeddings(self) -> np.ndarray:
+        """The learned user vectors, shape ``(n_users, dim)``."""
+        return self._embedding("user")
+
+    def item_embeddings(self) -> np.ndarray:
+        """The learned item vectors, shape ``(n_items, dim)`` (row = inner item index)."""
+        return self._embedding("item")
+
+    def _embedding(self, side: str) -> np.ndarray:
+        self._check_fitted()
+        net = self.net_
+        emb = getattr(net, f"{side}_emb", None) or getattr(net.gmf, f"{side}_emb")
+        return emb.weight.detach().double().numpy().copy()
+
+
+class DotProduct(NeuralRecommender):
+    r"""The dot-product model with biases and a bounded output.
+
+    .. math::  \hat r_{ui} = \sigma\big(b + b_u + b_i + p_u^\top q_i\big)\,(r_{max} - r_{min} + 1) + r_{min} - \tfrac12
+
+    for ``objective="mse"``; for implicit objectives the output is the unbounded score
+    :math:`b + b_u + b_i + p_u^\top q_i` (a logit for ``"bce"``).
+
+    Parameters
+    ----------
+    n_factors : embedding dimension :math:`f`.  biases : learn :math:`b_u, b_i, b`.
+    (see :class:`NeuralRecommender` for the training parameters)
+
+    Attributes
+    ----------
+    net_ : the trained :class:`~.networks.DotProductNet`.  history_ : losses per epoch.
+
+    References
+    ----------
+    Y. Koren, R. Bell and C. Volinsky, "Matrix Factorization Techniques for Recommender Systems", Computer 42(8), 2009;
+    S. Rendle, W. Krichene, L. Zhang and J. Anderson, "Neural Collaborative Filtering vs. Matrix Factorization
+    Revisited", RecSys 2020.
+    """
+
+    def __init__(self, n_factors: int = 32, biases: bool = True, objective: str = "mse", n_epochs: int = 20,
+                 batch_size: int = 1024, lr: float = 5e-3, weight_decay: float = 1e-4, reg: float = 0.0,
+                 dropout: float = 0.0,
+                 n_negatives: int = 4, validation: float | pd.DataFrame = 0.1, patience: int | None = 2,
+                 progress: bool = True, random_state: int | None = 0):
+        self.n_factors = n_factors
+        self.biases = biases
+        self.objective = objective
+        self.n_epochs = n_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.reg = reg
+        self.dropout = dropout
+        self.n_negatives = n_negatives
+        self.validation = validation
+        self.patience = patience
+        self.progress = progress
+        self.random_state = random_state
+
+    def _network(self, n_users, n_items, y_range):
+        return DotProductNet(n_users, n_items, check_positive_int(self.n_factors, "n_factors"),
+                             biases=bool(self.biases), y_range=y_range, dropout=self.dropout)
+
+
+class GMF(NeuralRecommender):
+    r"""Generalised matrix factorisation (NCF): :math:`\hat y_{ui} = \sigma\big(h^\top (p_u \odot q_i) + b\big)`.
+
+    Trained with ``objective="bce"`` by default. References: X. He, L. Liao, H. Zhang, L. Nie, X. Hu and
+    T.-S. Chua, "Neural Collaborative Filtering", WWW 2017.
+    """
+
+    def __init__(self, n_factors: int = 32, objective: str = "bce", n_epochs: int = 20, batch_size: int = 1024,
+                 lr: float = 1e-3, weight_decay: float = 0.0, dropout: float = 0.0, n_negatives: int = 4,
+                 validation: float | pd.DataFrame = 0.1, patience: int | None = 2, progress: bool = True,
+                 random_state: int | None = 0):
+        self.n_factors = n_factors
+        self.objective = objective
+        self.n_epochs = n_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.dropout = dropout
+        self.n_negatives = n_negatives
+        self.validation = validation
+        self.patience = patience
+        self.progress = progress
+        self.random_state = random_state
+
+    def _network(self, n_users, n_items, y_range):
+        return GMFNet(n_users, n_items, check_positive_int(self.n_factors, "n_factors"), y_range=y_range,
+                      dropout=self.dropout)
+
+
+def _check_layers(layers) -> tuple[int, ...]:
+    if isinstance(layers, numbers.Integral) or len(layers) < 1 or any(
+            isinstance(w, bool) or not isinstance(w, numbers.Integral) or w < 1 for w in layers):
+        raise ValueError(f"layers must be a sequence of positive integers such as (64, 32, 16), got {layers!r}")
+    if layers[0] < 2:
+        raise ValueError(f"layers[0] must be at least 2 (it holds both embeddings), got {layers[0]}")
+    return tuple(int(w) for w in layers)
+
+
+class MLP(NeuralRecommender):
+    r"""The NCF multi-layer perceptron on concatenated embeddings:
+    :math:`\hat y_{ui} = \sigma\big(h^\top \mathrm{ReLU\,MLP}([p_u; q_i]) + b\big)`.
+
+    ``layers=(64, 32, 16)``: embeddings of 32 dimensions each, hidden layers of 32 and 16 units.
+    Reference: He et al., "Neural Collaborative Filtering", WWW 2017.
+    """
+
+    def __init__(self, layers: tuple[int, ...] = (64, 32, 16), objective: str = "bce", n_epochs: int = 20,
+                 batch_size: int = 1024, lr: float = 1e-3, weight_decay: float = 0.0, dropout: float = 0.0,
+                 n_negatives: int = 4, validation: float | pd.DataFrame = 0.1, patience: int | None = 2,
+                 progress: bool = True, random_state: int | None = 0):
+        self.layers = layers
+        self.objective = objective
+        self.n_epochs = n_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.dropout = dropout
+        self.n_negatives = n_negatives
+        self.validation = validation
+        self.patience = patience
+        self.progress = progress
+        self.random_state = random_state
+
+    def _network(self, n_users, n_items, y_range):
+        return MLPNet(n_users, n_items, _check_layers(self.layers), y_range=y_range, dropout=self.dropout)
+
+
+class NeuMF(NeuralRecommender):
+    r"""NeuMF: GMF and MLP fused by one output layer (He et al. 2017).
+
+    .. math::  \hat y_{ui} = \sigma\big(h^\top [\, p^G_u \odot q^G_i \,;\; \mathrm{MLP}([p^M_u; q^M_i]) \,] + b\big)
+
+    Parameters
+    ----------
+    n_factors : GMF embedding dimension.  layers : the MLP tower (see :class:`MLP`).
+    pretrained : ``None``, or a fitted ``(GMF, MLP)`` pair trained on the same data: their weights
+        initialise NeuMF and the output layer is :math:`[\alpha h^G; (1 - \alpha) h^M]` (the paper's
+        pre-training; then train with a smaller ``lr``).
+    alpha : the weight of GMF's output layer when pre-trained.
+    """
+
+    def __init__(self, n_factors: int = 32, layers: tuple[int, ...] = (64, 32, 16), pretrained=None,
+                 alpha: float = 0.5, objective: str = "bce", n_epochs: int = 20, batch_size: int = 1024,
+                 lr: float = 1e-3, weight_decay: float = 0.0, dropout: float = 0.0, n_negatives: int = 4,
+                 validation: float | pd.DataFrame = 0.1, patience: int | None = 2, progress: bool = True,
+                 random_state: int | None = 0):
+        self.n_factors = n_factors
+        self.layers = layers
+        self.pretrained = pretrained
+        self.alpha = alpha
+        self.objective = objective
+        self.n_epochs = n_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.dropout = dropout
+        self.n_negatives = n_negatives
+        self.validation = validation
+        self.patience = patience
+        self.progress = progress
+        self.random_state = random_state
+
+    def _network(self, n_users, n_items, y_range):
+        return NeuMFNet(n_users, n_items, check_positive_int(self.n_factors, "n_factors"),
+                        _check_layers(self.layers), y_range=y_range, dropout=self.dropout)
+
+    def _init_from_pretrained(self) -> None:
+        if self.pretrained is None:
+            return
+        gmf, mlp = self.pretrained
+        if not (isinstance(gmf, GMF) and isinstance(mlp, MLP)):
+            raise TypeError("pretrained must be a (GMF, MLP) pair of fitted models")
+        for m in (gmf, mlp):
+            m._check_fitted()
+            if m.data_.n_users != self.data_.n_users or not np.array_equal(m.data_.item_ids, self.data_.item_ids) \
+                    or not np.array_equal(m.data_.user_ids, self.data_.user_ids):
+                raise ValueError("the pre-trained GMF and MLP must be fitted on the same training data as NeuMF")
+        if gmf.n_factors != self.n_factors or tuple(mlp.layers) != tuple(self.layers):
+            raise ValueError("NeuMF's n_factors and layers must match the pre-trained GMF and MLP")
+        alpha = check_finite_number(self.alpha, "alpha", minimum=0)
+        self.net_.load_pretrained(gmf.net_, mlp.net_, alpha)

@@ -1,0 +1,128 @@
+r"""One training loop for every PyTorch model of the course.
+
+Mini-batches, Adam with weight decay (an L2 penalty :math:`\tfrac{wd}{2}\lVert\theta\rVert^2`
+added to the gradient), early stopping on a validation split (the best weights are restored),
+an optional tqdm progress bar and a history of the losses, for three objectives:
+
+``"mse"``  explicit ratings: :math:`\frac1n \sum (r_{ui} - \hat r_{ui})^2`.
+``"bce"``  implicit feedback: every observed pair is a positive (label 1), and each epoch draws
+           ``n_negatives`` unobserved items per positive (label 0); binary cross-entropy on the logits
+           :math:`-\big[y \log \sigma(\hat y) + (1 - y) \log(1 - \sigma(\hat y))\big]`.
+``"bpr"``  implicit feedback, pairwise (Rendle et al. 2009): one unobserved item :math:`j` per
+           positive :math:`(u, i)` each epoch, loss :math:`-\log \sigma(\hat y_{ui} - \hat y_{uj})`.
+``"softmax"`` implicit feedback, listwise: each positive is a class among all items, loss
+           :math:`-\log\big(e^{\hat y_{ui}} / \sum_j e^{\hat y_{uj}}\big)` (no sampling; every item is a negative).
+           Mini-batches hold whole users in a shuffled order, so each user's scores over all
+           items are computed once per batch (the cost of an epoch is about ``n_users x n_items``).
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ..implicit import sample_unseen
+
+__all__ = ["OBJECTIVES", "sample_unseen", "train_network"]
+
+OBJECTIVES = ("mse", "bce", "bpr", "softmax")
+
+
+def _loss(net: nn.Module, objective: str, u, i, y=None, j=None) -> torch.Tensor:
+    if objective == "mse":
+        return F.mse_loss(net(u, i), y)
+    if objective == "bce":
+        return F.binary_cross_entropy_with_logits(net(u, i), y)
+    if objective == "softmax":  # score each distinct user of the batch once against every item
+        users, row = torch.unique(u, return_inverse=True)
+        logits = net.score_all(users)
+        return (torch.logsumexp(logits, dim=1)[row] - logits[row, i]).mean()
+    return -F.logsigmoid(net(u, i) - net(u, j)).mean()
+
+
+def _penalty(net: nn.Module, reg: float, u, i, y=None, j=None) -> torch.Tensor | float:
+    if not reg:
+        return 0.0
+    p = net.penalty(u, i)
+    return reg * (p if j is None else p + net.penalty(u, j))
+
+
+def _epoch_data(objective: str, u: np.ndarray, i: np.ndarray, y: np.ndarray | None, n_items: int,
+                seen_keys: np.ndarray, n_negatives: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """The examples of one epoch (negatives redrawn each epoch for implicit objectives)."""
+    if objective in ("mse", "softmax"):
+        return {"u": u, "i": i} if objective == "softmax" else {"u": u, "i": i, "y": y}
+    if objective == "bce":
+        nu, ni = sample_unseen(u, n_items, seen_keys, n_negatives, rng)
+        return {"u": np.concatenate([u, nu]), "i": np.concatenate([i, ni]),
+                "y": np.concatenate([np.ones(len(u)), np.zeros(len(nu))])}
+    _, j = sample_unseen(u, n_items, seen_keys, 1, rng)
+    return {"u": u, "i": i, "j": j}
+
+
+def _tensors(batch: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+    return {k: torch.as_tensor(v, dtype=torch.float32 if k == "y" else torch.int64) for k, v in batch.items()}
+
+
+def train_network(net: nn.Module, *, objective: str, u: np.ndarray, i: np.ndarray, y: np.ndarray | None,
+                  n_items: int, seen_keys: np.ndarray, validation: tuple | None = None, n_epochs: int = 20,
+                  batch_size: int = 1024, lr: float = 1e-3, weight_decay: float = 0.0, reg: float = 0.0, n_negatives: int = 4,
+                  patience: int | None = 3, progress: bool = True, rng: np.random.Generator | None = None,
+                  description: str = "training") -> pd.DataFrame:
+    """Train ``net`` in place; return the history (one row per epoch: train and validation loss).
+
+    ``validation`` is ``(u, i, y)`` (``y`` ignored for implicit objectives) or ``None``; with it
+    and ``patience``, training stops after ``patience`` epochs without a lower validation loss
+    and the weights of the best epoch are restored.
+    """
+    from tqdm.auto import tqdm
+
+    rng = np.random.default_rng(0) if rng is None else rng
+    optimiser = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=weight_decay)
+    val = None
+    if validation is not None:  # fixed validation examples (negatives drawn once)
+        vu, vi, vy = validation
+        val = _tensors(_epoch_data(objective, vu, vi, vy, n_items, seen_keys, n_negatives,
+                                   np.random.default_rng(12345)))
+    history, best, best_state, waited = [], np.inf, None, 0
+    epochs = tqdm(range(n_epochs), desc=description, disable=not progress, leave=False)
+    for epoch in epochs:
+        net.train()
+        data = _epoch_data(objective, u, i, y, n_items, seen_keys, n_negatives, rng)
+        if objective == "softmax":  # batches of whole users (shuffled), so each batch scores few users
+            user_rank = rng.permutation(int(data["u"].max()) + 1)[data["u"]]
+            order = np.lexsort((rng.random(len(data["u"])), user_rank))
+        else:
+            order = rng.permutation(len(data["u"]))
+        total, count = 0.0, 0
+        for start in range(0, len(order), batch_size):
+            batch = _tensors({k: v[order[start:start + batch_size]] for k, v in data.items()})
+            loss = _loss(net, objective, **batch)
+            optimiser.zero_grad()
+            (loss + _penalty(net, reg, **batch)).backward()
+            optimiser.step()
+            total += float(loss.detach()) * len(batch["u"])
+            count += len(batch["u"])
+        row = {"epoch": epoch + 1, "train_loss": total / count}
+        if val is not None:
+            net.eval()
+            with torch.no_grad():
+                row["val_loss"] = float(_loss(net, objective, **val))
+        history.append(row)
+        epochs.set_postfix({k: round(v, 4) for k, v in row.items() if k != "epoch"})
+        if val is not None and patience is not None:
+            if row["val_loss"] < best - 1e-6:
+                best, best_state, waited = row["val_loss"], copy.deepcopy(net.state_dict()), 0
+            else:
+                waited += 1
+                if waited >= patience:
+                    break
+    if best_state is not None:
+        net.load_state_dict(best_state)
+    net.eval()
+    return pd.DataFrame(history).set_index("epoch")

@@ -1,0 +1,92 @@
+"""Keras models: shapes, flattening, the bounded output, reproducibility, and agreement with PyTorch."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from course_lib.evaluate import evaluate_ratings  # noqa: E402
+from course_lib.models.keras_models import DotProduct, NeuMF, build_dot_product, build_neumf  # noqa: E402
+from course_lib.split import random_split  # noqa: E402
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _deterministic():
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(1)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:
+        pass
+    tf.config.experimental.enable_op_determinism()
+
+
+@pytest.fixture(scope="module")
+def small():
+    rng = np.random.default_rng(0)
+    p, q = rng.normal(size=(60, 2)), rng.normal(size=(40, 2))
+    users, items = np.nonzero(rng.random((60, 40)) < 0.4)
+    r = np.clip(np.round(3 + (p[users] * q[items]).sum(1) + rng.normal(0, 0.3, len(users))), 1, 5)
+    return pd.DataFrame({"user_id": users + 100, "item_id": items + 1000, "rating": r})
+
+
+def test_dot_product_network_is_flat_biased_and_bounded():
+    net = build_dot_product(7, 5, 3, y_range=(0.5, 5.5))
+    u, i = np.array([0, 3, 6], dtype=np.int32), np.array([4, 0, 2], dtype=np.int32)
+    out = np.asarray(net({"user": u, "item": i}))
+    assert out.shape == (3,)
+    # hand computation from the weights: sigmoid(b + b_u + b_i + p_u . q_i) scaled to the range
+    p = np.asarray(net.get_layer("user_emb").embeddings)
+    q = np.asarray(net.get_layer("item_emb").embeddings)
+    b_u = np.asarray(net.get_layer("user_bias").embeddings)[:, 0]
+    b_i = np.asarray(net.get_layer("item_bias").embeddings)[:, 0]
+    b = float(np.asarray(net.get_layer("global_bias").b)[0])
+    x = (p[u] * q[i]).sum(1) + b_u[u] + b_i[i] + b
+    assert np.allclose(out, 5.0 / (1 + np.exp(-x)) + 0.5, atol=1e-6)
+    net.get_layer("user_emb").embeddings.assign(np.full((7, 3), 10.0, dtype=np.float32))
+    net.get_layer("item_emb").embeddings.assign(np.full((5, 3), 10.0, dtype=np.float32))
+    out = np.asarray(net({"user": u, "item": i}))
+    assert (out <= 5.5).all() and (out >= 0.5).all()
+
+
+def test_neumf_network_shape():
+    net = build_neumf(7, 5, 4, (8, 4, 2))
+    out = net({"user": np.array([0, 6], dtype=np.int32), "item": np.array([1, 4], dtype=np.int32)})
+    assert tuple(out.shape) == (2,)
+
+
+def test_dot_product_fits_is_reproducible_and_loss_decreases(small):
+    kw = dict(n_factors=4, n_epochs=8, batch_size=64, lr=0.02, weight_decay=0, validation=0.1, patience=None)
+    a = DotProduct(random_state=1, **kw).fit(small)
+    b = DotProduct(random_state=1, **kw).fit(small)
+    assert a.history_["train_loss"].iloc[-1] < 0.5 * a.history_["train_loss"].iloc[0]
+    assert np.array_equal(a.item_embeddings(), b.item_embeddings())
+    est = a.test(small)["est"]
+    assert est.between(1, 5).all()
+    recs = a.recommend(100, n=4)
+    assert len(recs) == 4 and recs["score"].is_monotonic_decreasing
+
+
+def test_neumf_loss_decreases_and_recommends(small):
+    m = NeuMF(n_factors=4, layers=(8, 4), n_epochs=6, batch_size=64, lr=0.01, validation=0.1).fit(small)
+    assert m.history_["train_loss"].iloc[-1] < m.history_["train_loss"].iloc[0]
+    assert m._scores(np.arange(3)).shape == (3, 40)
+    assert len(m.recommend(101, n=3)) == 3
+
+
+def test_keras_and_torch_dot_products_agree_on_movielens(ratings):
+    """Same split, same recipe: test RMSE within 0.01 of each other (different initial draws)."""
+    torch = pytest.importorskip("torch")
+    from course_lib.models.torch_models import DotProduct as TorchDotProduct
+
+    torch.set_num_threads(1)
+    train, test = random_split(ratings, 0.1, random_state=42)
+    kw = dict(n_factors=32, n_epochs=4, batch_size=1024, lr=5e-3, weight_decay=1e-4, validation=0.1, patience=2)
+    k = evaluate_ratings(DotProduct(**kw).fit(train), test)["rmse"]
+    t = evaluate_ratings(TorchDotProduct(progress=False, **kw).fit(train), test)["rmse"]
+    assert abs(k - t) < 0.01, (k, t)
+    assert k < 0.95 and t < 0.95
