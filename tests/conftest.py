@@ -23,6 +23,24 @@ def ratings(ml100k):
 
 
 @pytest.fixture(scope="session")
+def split(ratings):
+    """The 80/20 split that equals Surprise's ``train_test_split(test_size=0.2, random_state=42)``."""
+    from course_lib.split import random_split
+
+    return random_split(ratings, 0.2, random_state=42)
+
+
+@pytest.fixture(scope="session")
+def surprise_split(ratings):
+    """Surprise's own (trainset, testset) for the same split, built from the same DataFrame."""
+    from surprise import Dataset, Reader
+    from surprise.model_selection import train_test_split
+
+    data = Dataset.load_from_df(ratings[["user_id", "item_id", "rating"]], Reader(rating_scale=(1, 5)))
+    return train_test_split(data, test_size=0.2, random_state=42)
+
+
+@pytest.fixture(scope="session")
 def shared_mirror():
     """The folder of verified raw MovieLens files, when this machine has one."""
     path = os.environ.get("COURSE_DATA_MIRROR")

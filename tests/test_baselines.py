@@ -7,25 +7,12 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 from surprise import BaselineOnly as SurpriseBaselineOnly
-from surprise import Dataset, Reader
-from surprise.model_selection import train_test_split
 
 from course_lib.data import toy_ratings
 from course_lib.evaluate import evaluate_full_ranking, evaluate_ratings, evaluate_sampled
 from course_lib.models import BaselineOnly, GlobalMean, NotFittedError, Popularity, UnknownIdError
-from course_lib.split import leave_last_out, random_split, stratified_split
+from course_lib.split import leave_last_out, stratified_split
 from course_lib.validation import RatingsError
-
-
-@pytest.fixture(scope="module")
-def split(ratings):
-    return random_split(ratings, 0.2, random_state=42)
-
-
-@pytest.fixture(scope="module")
-def surprise_split(ratings):
-    data = Dataset.load_from_df(ratings[["user_id", "item_id", "rating"]], Reader(rating_scale=(1, 5)))
-    return train_test_split(data, test_size=0.2, random_state=42)
 
 
 @pytest.mark.parametrize("method", ["als", "sgd"])

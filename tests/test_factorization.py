@@ -13,8 +13,6 @@ import scipy.sparse as sp
 from sklearn.base import clone
 from surprise import NMF as SurpriseNMF
 from surprise import SVD as SurpriseSVD
-from surprise import Dataset, Reader
-from surprise.model_selection import train_test_split
 
 from course_lib.data import toy_ratings
 from course_lib.evaluate import evaluate_full_ranking, evaluate_ratings
@@ -23,17 +21,6 @@ from course_lib.models import BaselineOnly, NotFittedError, Popularity
 from course_lib.models.factorization import (ALS, BPRMF, NMF, BiasedMF, DivergenceError, FunkSVD, PureSVD,
                                              _ridge_side)
 from course_lib.split import random_split, stratified_split
-
-
-@pytest.fixture(scope="module")
-def split(ratings):
-    return random_split(ratings, 0.2, random_state=42)
-
-
-@pytest.fixture(scope="module")
-def surprise_split(ratings):
-    data = Dataset.load_from_df(ratings[["user_id", "item_id", "rating"]], Reader(rating_scale=(1, 5)))
-    return train_test_split(data, test_size=0.2, random_state=42)
 
 
 def _surprise_estimates(algo, testset):
