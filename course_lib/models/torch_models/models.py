@@ -18,7 +18,7 @@ from ...interactions import Interactions
 from ...validation import check_finite_number, check_positive_int
 from ..base import Recommender
 from .networks import DotProductNet, GMFNet, MLPNet, NeuMFNet
-from .training import OBJECTIVES, train_network
+from .training import OBJECTIVES, carve_validation, train_network
 
 __all__ = ["DotProduct", "GMF", "MLP", "NeuMF", "NeuralRecommender"]
 
@@ -71,26 +71,14 @@ class NeuralRecommender(Recommender):
         torch.manual_seed(seed)
         self.net_ = self._network(data.n_users, data.n_items, self._y_range(data))
         self._init_from_pretrained()
-        idx = np.arange(data.n_ratings)
-        validation = None
-        if isinstance(self.validation, pd.DataFrame):
-            vu = data.encode_users(self.validation["user_id"].to_numpy())
-            vi = data.encode_items(self.validation["item_id"].to_numpy())
-            known = (vu >= 0) & (vi >= 0)
-            validation = (vu[known], vi[known], self.validation["rating"].to_numpy(dtype=float)[known])
-        elif self.validation:
-            share = check_finite_number(self.validation, "validation", minimum=0)
-            perm = rng.permutation(data.n_ratings)
-            n_val = int(round(share * data.n_ratings))
-            val_idx, idx = np.sort(perm[:n_val]), np.sort(perm[n_val:])
-            validation = (data.u[val_idx].astype(np.int64), data.i[val_idx].astype(np.int64), data.r[val_idx])
+        idx, validation = carve_validation(data, self.validation, rng)
         seen_keys = np.unique(data.u.astype(np.int64) * data.n_items + data.i)
         self.history_ = train_network(
             self.net_, objective=self.objective, u=data.u[idx].astype(np.int64), i=data.i[idx].astype(np.int64),
             y=data.r[idx], n_items=data.n_items, seen_keys=seen_keys, validation=validation,
             n_epochs=self.n_epochs, batch_size=self.batch_size, lr=self.lr, weight_decay=self.weight_decay,
-            reg=check_finite_number(getattr(self, "reg", 0.0), "reg", minimum=0), n_negatives=self.n_negatives, patience=self.patience, progress=self.progress, rng=rng,
-            description=type(self).__name__)
+            reg=check_finite_number(getattr(self, "reg", 0.0), "reg", minimum=0), n_negatives=self.n_negatives,
+            patience=self.patience, progress=self.progress, rng=rng, description=type(self).__name__)
 
     def _init_from_pretrained(self) -> None:
         pass

@@ -126,3 +126,29 @@ def train_network(net: nn.Module, *, objective: str, u: np.ndarray, i: np.ndarra
         net.load_state_dict(best_state)
     net.eval()
     return pd.DataFrame(history).set_index("epoch")
+
+
+def carve_validation(data, validation, rng: np.random.Generator):
+    """Training row indices and the validation triple ``(u, i, r)`` (or ``None``) for early stopping.
+
+    ``validation`` is a share of the training ratings held out at random (e.g. ``0.1``), a
+    DataFrame of held-out ratings (rows with unknown ids are dropped), or ``0``/``None``.
+    """
+    import pandas as pd
+
+    from ...validation import check_finite_number
+
+    idx = np.arange(data.n_ratings)
+    if isinstance(validation, pd.DataFrame):
+        vu = data.encode_users(validation["user_id"].to_numpy())
+        vi = data.encode_items(validation["item_id"].to_numpy())
+        known = (vu >= 0) & (vi >= 0)
+        return idx, (vu[known], vi[known], validation["rating"].to_numpy(dtype=float)[known])
+    if not validation:
+        return idx, None
+    share = check_finite_number(validation, "validation", minimum=0)
+    perm = rng.permutation(data.n_ratings)
+    n_val = int(round(share * data.n_ratings))
+    val_idx, idx = np.sort(perm[:n_val]), np.sort(perm[n_val:])
+    return idx, (data.u[val_idx].astype(np.int64), data.i[val_idx].astype(np.int64), data.r[val_idx])
+

@@ -1,0 +1,440 @@
+r"""Feature-aware recommenders: ID embeddings plus user and item side features (PyTorch).
+
+Each side is a *tower* that turns its parts into one vector. A part is an embedding of the
+ID (row 0 = the shared "unknown" row), of a categorical code (age bucket, gender,
+occupation, release-year bucket), a linear map of the genre multi-hot vector, a text encoder
+of the title tokens (``"bag"`` = mean of token embeddings, ``"cnn"`` = 1-D convolution and max
+pooling, ``"gru"`` = the last hidden state of a GRU) or a linear map of a precomputed image
+vector. The parts are fused by concatenation and a small MLP, or by attention:
+
+.. math::  a = \mathrm{softmax}_m\big(w^\top \tanh(W e_m)\big), \qquad z = \textstyle\sum_m a_m e_m
+
+Two heads combine the towers: ``"two_tower"`` scores :math:`p_u^\top q_i + b_u + b_i + b`
+(the biases are one more output of each tower, so they also come from the features) and
+``"mlp"`` scores :math:`\mathrm{MLP}([p_u; q_i])`. Ratings are fitted with MSE through a
+bounded sigmoid; ``objective="bce"`` is implicit feedback (observed pairs = 1, sampled
+unobserved items = 0), never ratings.
+
+During training the ID of each example is replaced by the unknown row with probability
+``id_dropout``: the unknown row learns what to predict for a new user or item, and the towers
+learn to lean on the features when the ID says nothing. That is what makes the model useful in
+cold start (new users, new items), where the ID-only model can only predict averages.
+
+References: P. Covington, J. Adams and E. Sargin, "Deep Neural Networks for YouTube
+Recommendations", RecSys 2016; X. Yi et al., "Sampling-Bias-Corrected Neural Modeling for Large
+Corpus Item Recommendations" (two towers), RecSys 2019; M. Volkovs, G. Yu and T. Poutanen,
+"DropoutNet: Addressing Cold Start in Recommender Systems", NeurIPS 2017.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from ...features import FeatureEncoder
+from ...interactions import Interactions
+from ...validation import check_finite_number, check_positive_int, check_ratings
+from ..base import Prediction, Recommender
+from .training import carve_validation, train_network
+
+__all__ = ["USER_FEATURES", "ITEM_FEATURES", "AttentionFusion", "ConcatFusion", "FeatureAware",
+           "FeatureAwareNet", "TextEncoder"]
+
+USER_FEATURES = ("user_id", "age", "gender", "occupation")
+ITEM_FEATURES = ("item_id", "genres", "year", "title", "image")
+_CATEGORICAL = ("age", "gender", "occupation", "year")
+
+
+class TextEncoder(nn.Module):
+    """Title tokens ``(batch, length)`` (0 = padding) to a vector ``(batch, dim)``.
+
+    ``kind="bag"``: mean of the token embeddings; ``"cnn"``: a width-3 convolution, ReLU and max
+    pooling over the positions; ``"gru"``: the GRU's hidden state after the last token. An empty
+    title gives the zero vector.
+    """
+
+    def __init__(self, vocab_size: int, dim: int, kind: str = "bag"):
+        super().__init__()
+        if kind not in ("bag", "cnn", "gru"):
+            raise ValueError(f"text_encoder must be 'bag', 'cnn' or 'gru', got {kind!r}")
+        self.kind = kind
+        self.emb = nn.Embedding(vocab_size, dim, padding_idx=0)
+        nn.init.normal_(self.emb.weight, std=0.1)
+        with torch.no_grad():
+            self.emb.weight[0].zero_()
+        if kind == "cnn":
+            self.conv = nn.Conv1d(dim, dim, kernel_size=3, padding=1)
+        elif kind == "gru":
+            self.gru = nn.GRU(dim, dim, batch_first=True)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        uniq, inv = torch.unique(tokens, dim=0, return_inverse=True)  # encode each distinct title once
+        return self._encode(uniq)[inv]
+
+    def _encode(self, tokens: torch.Tensor) -> torch.Tensor:
+        mask = (tokens > 0).unsqueeze(-1).float()             # (B, L, 1)
+        x = self.emb(tokens)                                   # (B, L, d)
+        n = mask.sum(1)                                        # (B, 1)
+        if self.kind == "bag":
+            return (x * mask).sum(1) / n.clamp(min=1)
+        if self.kind == "cnn":
+            h = torch.relu(self.conv(x.transpose(1, 2))).transpose(1, 2)   # (B, L, d), >= 0
+            return (h * mask).max(1).values                    # padding contributes 0 (ReLU >= 0)
+        out, _ = self.gru(x)                                   # (B, L, d); padding is at the end
+        last = (n.long().squeeze(1) - 1).clamp(min=0)
+        return out[torch.arange(len(tokens)), last] * (n > 0).float()
+
+
+class ConcatFusion(nn.Module):
+    """Concatenate the parts ``(batch, n_parts, dim)`` and map them with ``Linear -> ReLU -> Linear``."""
+
+    def __init__(self, n_parts: int, dim: int, out_dim: int, hidden: int = 64):
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Linear(n_parts * dim, hidden), nn.ReLU(), nn.Linear(hidden, out_dim))
+        self.weights_ = None
+
+    def forward(self, parts: torch.Tensor) -> torch.Tensor:
+        return self.mlp(parts.flatten(1))
+
+
+class AttentionFusion(nn.Module):
+    r"""Attention over the parts: :math:`a = \mathrm{softmax}(w^\top\tanh(W e_m))`, then :math:`\sum_m a_m e_m`.
+
+    The last weights are kept in ``weights_`` (``(batch, n_parts)``) to inspect what the model attends to.
+    """
+
+    def __init__(self, n_parts: int, dim: int, out_dim: int, hidden: int = 64):
+        super().__init__()
+        self.key = nn.Sequential(nn.Linear(dim, hidden), nn.Tanh(), nn.Linear(hidden, 1, bias=False))
+        self.out = nn.Sequential(nn.Linear(dim, hidden), nn.ReLU(), nn.Linear(hidden, out_dim))
+        self.weights_ = None
+
+    def forward(self, parts: torch.Tensor) -> torch.Tensor:
+        a = torch.softmax(self.key(parts).squeeze(-1), dim=1)   # (B, M)
+        self.weights_ = a.detach()
+        return self.out((a.unsqueeze(-1) * parts).sum(1))
+
+
+class _Tower(nn.Module):
+    def __init__(self, features, cards: dict, dim: int, out_dim: int, fusion: str, text: str, image_dim: int):
+        super().__init__()
+        self.features = tuple(features)
+        self.parts = nn.ModuleDict()
+        for f in self.features:
+            if f in ("user_id", "item_id") or f in _CATEGORICAL:
+                self.parts[f] = nn.Embedding(cards[f], dim)
+                nn.init.normal_(self.parts[f].weight, std=0.1)
+            elif f == "genres":
+                self.parts[f] = nn.Linear(cards[f], dim)
+            elif f == "title":
+                self.parts[f] = TextEncoder(cards[f], dim, text)
+            elif f == "image":
+                self.parts[f] = nn.Linear(image_dim, dim)
+        fuse = {"concat": ConcatFusion, "attention": AttentionFusion}.get(fusion)
+        if fuse is None:
+            raise ValueError(f"fusion must be 'concat' or 'attention', got {fusion!r}")
+        self.fusion = fuse(len(self.features), dim, out_dim)
+
+    def forward(self, batch: dict) -> torch.Tensor:
+        return self.fusion(torch.stack([self.parts[f](batch[f]) for f in self.features], dim=1))
+
+
+class FeatureAwareNet(nn.Module):
+    """Two towers over feature tables kept as buffers; ``forward(u, i)`` takes *row* indices of the tables.
+
+    ``score(user_batch, item_batch)`` scores feature dictionaries directly (new users and items).
+    """
+
+    def __init__(self, user_table: dict, item_table: dict, user_features, item_features, cards: dict, *,
+                 n_factors: int = 32, architecture: str = "two_tower", fusion: str = "concat",
+                 text_encoder: str = "bag", image_dim: int = 0, hidden: int = 64, id_dropout: float = 0.1,
+                 y_range=None, n_items: int | None = None):
+        super().__init__()
+        if architecture not in ("two_tower", "mlp"):
+            raise ValueError(f"architecture must be 'two_tower' or 'mlp', got {architecture!r}")
+        self.architecture, self.y_range, self.id_dropout = architecture, y_range, id_dropout
+        self.n_items = n_items
+        self.user_keys, self.item_keys = tuple(user_table), tuple(item_table)
+        for k, v in user_table.items():
+            self.register_buffer(f"u_{k}", torch.as_tensor(np.array(v)))
+        for k, v in item_table.items():
+            self.register_buffer(f"i_{k}", torch.as_tensor(np.array(v)))
+        out = n_factors + 1 if architecture == "two_tower" else n_factors
+        self.user_tower = _Tower(user_features, cards, n_factors, out, fusion, text_encoder, image_dim)
+        self.item_tower = _Tower(item_features, cards, n_factors, out, fusion, text_encoder, image_dim)
+        if architecture == "two_tower":
+            self.bias = nn.Parameter(torch.zeros(()))
+        else:
+            self.head = nn.Sequential(nn.Linear(2 * n_factors, hidden), nn.ReLU(), nn.Linear(hidden, 1))
+
+    def _rows(self, side: str, rows: torch.Tensor) -> dict:
+        keys = self.user_keys if side == "u" else self.item_keys
+        batch = {k: getattr(self, f"{side}_{k}")[rows] for k in keys}
+        idk = "user_id" if side == "u" else "item_id"
+        if self.training and self.id_dropout > 0 and idk in batch:
+            drop = torch.rand(len(rows)) < self.id_dropout
+            batch[idk] = torch.where(drop, torch.zeros_like(batch[idk]), batch[idk])
+        return batch
+
+    def score(self, user_batch: dict, item_batch: dict) -> torch.Tensor:
+        p, q = self.user_tower(user_batch), self.item_tower(item_batch)
+        if self.architecture == "two_tower":
+            x = (p[:, :-1] * q[:, :-1]).sum(1) + p[:, -1] + q[:, -1] + self.bias
+        else:
+            x = self.head(torch.cat([p, q], dim=1)).squeeze(1)
+        if self.y_range is None:
+            return x
+        low, high = self.y_range
+        return torch.sigmoid(x) * (high - low) + low
+
+    def forward(self, u: torch.Tensor, i: torch.Tensor) -> torch.Tensor:
+        return self.score(self._rows("u", u), self._rows("i", i))
+
+    def score_all(self, users: torch.Tensor) -> torch.Tensor:
+        items = torch.arange(self.n_items)
+        u = users.repeat_interleave(self.n_items)
+        return self.forward(u, items.repeat(len(users))).reshape(len(users), self.n_items)
+
+
+class FeatureAware(Recommender):
+    r"""ID embeddings plus side features, two-tower or concatenation-MLP (see the module docstring).
+
+    ``fit(ratings, users=ml.users, items=ml.movies, item_vectors=None)``: the tables may hold
+    users and items that have no training ratings (their features are known, their ratings are
+    not); ``test(ratings, users=..., items=...)`` predicts for ids unseen in training from their
+    features (and the shared "unknown" ID row), whether they were in the tables at ``fit`` or
+    are given now.
+
+    Parameters
+    ----------
+    features : the parts to use, among ``USER_FEATURES`` (``user_id, age, gender, occupation``)
+        and ``ITEM_FEATURES`` (``item_id, genres, year, title, image``). ``("user_id", "item_id")``
+        is the ID-only model. ``"image"`` needs ``item_vectors``.
+    architecture : ``"two_tower"`` or ``"mlp"``.  fusion : ``"concat"`` or ``"attention"``.
+    text_encoder : ``"bag"``, ``"cnn"`` or ``"gru"``.  n_factors : tower output dimension.
+    id_dropout : probability of hiding an ID during training (trains the unknown row).
+    objective : ``"mse"`` (ratings) or ``"bce"`` (implicit: positives and sampled negatives).
+    n_epochs, batch_size, lr, weight_decay, validation, patience, progress, random_state : as in
+    :class:`~course_lib.models.torch_models.NeuralRecommender`.
+
+    Attributes
+    ----------
+    net_ : the trained :class:`FeatureAwareNet`.  encoder_ : the :class:`~course_lib.features.FeatureEncoder`.
+    history_ : losses per epoch.  user_rows_, item_rows_ : raw ids of the table rows (training ids first).
+    """
+
+    def __init__(self, features=("user_id", "age", "gender", "occupation", "item_id", "genres", "year", "title"),
+                 architecture: str = "two_tower", fusion: str = "concat", text_encoder: str = "bag",
+                 n_factors: int = 32, id_dropout: float = 0.1, objective: str = "mse", n_epochs: int = 20,
+                 batch_size: int = 1024, lr: float = 3e-3, weight_decay: float = 0.0, n_negatives: int = 4,
+                 validation: float = 0.1, patience: int | None = 2, progress: bool = True,
+                 random_state: int | None = 0):
+        self.features = features
+        self.architecture = architecture
+        self.fusion = fusion
+        self.text_encoder = text_encoder
+        self.n_factors = n_factors
+        self.id_dropout = id_dropout
+        self.objective = objective
+        self.n_epochs = n_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.n_negatives = n_negatives
+        self.validation = validation
+        self.patience = patience
+        self.progress = progress
+        self.random_state = random_state
+
+    # -- encoding ------------------------------------------------------------------------
+    def _side_arrays(self, side: str, raw_ids, table: pd.DataFrame | None, vectors: pd.DataFrame | None,
+                     n_known: int) -> dict:
+        """Feature arrays of ``raw_ids`` (id code = inner index + 1 for the first ``n_known`` rows)."""
+        raw_ids = np.asarray(raw_ids)
+        feats = self.user_features_ if side == "user" else self.item_features_
+        out = {}
+        key = f"{side}_id"
+        if key in feats:
+            inner = self.data_.encode_users(raw_ids) if side == "user" else self.data_.encode_items(raw_ids)
+            out[key] = (inner + 1).astype(np.int64)
+        wanted = [f for f in feats if f not in (key, "image")]
+        if wanted:
+            if table is None:
+                raise ValueError(f"the features {wanted} need the {side} table (fit(..., {side}s=...))")
+            id_col = f"{side}_id"
+            t = table.drop_duplicates(id_col).set_index(id_col).reindex(raw_ids)
+            known = t.index.isin(table[id_col]) if len(t) else np.zeros(0, bool)
+            enc = (self.encoder_.encode_users if side == "user" else self.encoder_.encode_items)(t.reset_index())
+            for f in wanted:
+                v = enc[f]
+                v = v * known.reshape((-1,) + (1,) * (v.ndim - 1)).astype(v.dtype)  # absent rows -> unknown
+                out[f] = v
+        if "image" in feats:
+            if vectors is None:
+                raise ValueError("the 'image' feature needs item_vectors (a DataFrame of vectors indexed by item_id)")
+            out["image"] = np.array(vectors.reindex(raw_ids).fillna(0.0).to_numpy(dtype=np.float32))
+        return out
+
+    # -- fitting ---------------------------------------------------------------------------
+    def fit(self, ratings, users: pd.DataFrame | None = None, items: pd.DataFrame | None = None,
+            item_vectors: pd.DataFrame | None = None) -> "FeatureAware":
+        """Learn from training ratings and the feature tables (which may hold ids without ratings)."""
+        self.users_, self.items_, self.item_vectors_ = users, items, item_vectors
+        return super().fit(ratings)
+
+    def _fit(self, data: Interactions) -> None:
+        feats = tuple(self.features)
+        unknown = set(feats) - set(USER_FEATURES) - set(ITEM_FEATURES)
+        if unknown or not any(f in USER_FEATURES for f in feats) or not any(f in ITEM_FEATURES for f in feats):
+            raise ValueError(f"features must name at least one user and one item feature among {USER_FEATURES} "
+                             f"and {ITEM_FEATURES}, got {feats!r}")
+        if self.objective not in ("mse", "bce"):
+            raise ValueError(f"objective must be 'mse' (ratings) or 'bce' (implicit 0/1), got {self.objective!r}")
+        check_positive_int(self.n_factors, "n_factors")
+        check_positive_int(self.n_epochs, "n_epochs")
+        check_positive_int(self.batch_size, "batch_size")
+        check_finite_number(self.lr, "lr", minimum=0, strict=True)
+        p = check_finite_number(self.id_dropout, "id_dropout", minimum=0)
+        if p >= 1:
+            raise ValueError(f"id_dropout must be in [0, 1), got {p}")
+        self.user_features_ = tuple(f for f in USER_FEATURES if f in feats)
+        self.item_features_ = tuple(f for f in ITEM_FEATURES if f in feats)
+        self.encoder_ = FeatureEncoder().fit(self.users_, self.items_)
+        # table rows: training ids first (row = inner index), then ids that only have features
+        extra_u = [] if self.users_ is None else np.setdiff1d(self.users_["user_id"].unique(), data.user_ids)
+        extra_i = [] if self.items_ is None else np.setdiff1d(self.items_["item_id"].unique(), data.item_ids)
+        self.user_rows_ = np.concatenate([data.user_ids, np.asarray(extra_u, dtype=data.user_ids.dtype)])
+        self.item_rows_ = np.concatenate([data.item_ids, np.asarray(extra_i, dtype=data.item_ids.dtype)])
+        user_table = self._side_arrays("user", self.user_rows_, self.users_, None, data.n_users)
+        item_table = self._side_arrays("item", self.item_rows_, self.items_, self.item_vectors_, data.n_items)
+        cards = dict(self.encoder_.cardinalities, user_id=data.n_users + 1, item_id=data.n_items + 1)
+        image_dim = 0 if self.item_vectors_ is None else self.item_vectors_.shape[1]
+        seed = 0 if self.random_state is None else int(self.random_state)
+        rng = np.random.default_rng(seed)
+        torch.manual_seed(seed)
+        low, high = data.rating_scale
+        self.clip = self.objective == "mse"
+        self.net_ = FeatureAwareNet(
+            user_table, item_table, self.user_features_, self.item_features_, cards, n_factors=self.n_factors,
+            architecture=self.architecture, fusion=self.fusion, text_encoder=self.text_encoder,
+            image_dim=image_dim, id_dropout=p, n_items=data.n_items,
+            y_range=(low - 0.5, high + 0.5) if self.objective == "mse" else None)
+        idx, validation = carve_validation(data, self.validation, rng)
+        seen_keys = np.unique(data.u.astype(np.int64) * data.n_items + data.i)
+        self.history_ = train_network(
+            self.net_, objective=self.objective, u=data.u[idx].astype(np.int64), i=data.i[idx].astype(np.int64),
+            y=data.r[idx], n_items=data.n_items, seen_keys=seen_keys, validation=validation,
+            n_epochs=self.n_epochs, batch_size=self.batch_size, lr=self.lr, weight_decay=self.weight_decay,
+            n_negatives=check_positive_int(self.n_negatives, "n_negatives"), patience=self.patience,
+            progress=self.progress, rng=rng, description=type(self).__name__)
+
+    # -- prediction ------------------------------------------------------------------------
+    def _batches(self, ratings: pd.DataFrame, users, items, item_vectors) -> tuple[dict, dict, np.ndarray]:
+        users = self.users_ if users is None else pd.concat([users, self.users_]) if self.users_ is not None else users
+        items = self.items_ if items is None else pd.concat([items, self.items_]) if self.items_ is not None else items
+        vectors = self.item_vectors_ if item_vectors is None else item_vectors if self.item_vectors_ is None \
+            else pd.concat([item_vectors, self.item_vectors_[~self.item_vectors_.index.isin(item_vectors.index)]])
+        ru, ri = ratings["user_id"].to_numpy(), ratings["item_id"].to_numpy()
+        ub = self._side_arrays("user", ru, users, None, self.data_.n_users)
+        ib = self._side_arrays("item", ri, items, vectors, self.data_.n_items)
+
+        def described(raw, table, col, inner):
+            has = inner >= 0
+            if table is not None:
+                has |= np.isin(raw, table[col].to_numpy())
+            return has
+        impossible = ~(described(ru, users, "user_id", self.data_.encode_users(ru))
+                       & described(ri, items, "item_id", self.data_.encode_items(ri)))
+        return ub, ib, impossible
+
+    @torch.no_grad()
+    def _score_batches(self, ub: dict, ib: dict) -> np.ndarray:
+        self.net_.eval()
+        n = len(next(iter(ub.values())))
+        out = np.zeros(n)
+        for s in range(0, n, 65536):
+            sl = slice(s, s + 65536)
+            out[sl] = self.net_.score({k: torch.as_tensor(v[sl]) for k, v in ub.items()},
+                                      {k: torch.as_tensor(v[sl]) for k, v in ib.items()}).double().numpy()
+        return out
+
+    def test(self, ratings: pd.DataFrame, users: pd.DataFrame | None = None, items: pd.DataFrame | None = None,
+             item_vectors: pd.DataFrame | None = None) -> pd.DataFrame:
+        """Predict every row of ``ratings``; new ids are scored from their features.
+
+        ``users`` / ``items`` / ``item_vectors`` add feature rows for ids unknown at ``fit``.
+        ``was_impossible`` is True where a user or item has neither a training ID nor features:
+        the estimate then comes from the learned "unknown" rows alone (it is not replaced).
+        """
+        self._check_fitted()
+        check_ratings(ratings, name="test ratings", columns=("user_id", "item_id"), allow_duplicates=True)
+        ub, ib, impossible = self._batches(ratings, users, items, item_vectors)
+        est = self._score_batches(ub, ib)
+        if self.clip:
+            est = np.clip(est, *self.data_.rating_scale)
+        out = ratings.copy()
+        out["est"] = est
+        out["was_impossible"] = impossible
+        return out
+
+    def predict(self, user_id, item_id, r_ui: float | None = None, users=None, items=None,
+                item_vectors=None) -> Prediction:
+        """One prediction (see :meth:`test`)."""
+        row = self.test(pd.DataFrame({"user_id": [user_id], "item_id": [item_id]}), users, items, item_vectors)
+        imp = bool(row["was_impossible"].iloc[0])
+        return Prediction(user_id, item_id, r_ui, float(row["est"].iloc[0]), imp,
+                          "no ID and no features: the unknown rows were used" if imp else "")
+
+    def _estimate(self, u, i):
+        u, i = np.asarray(u, dtype=np.int64), np.asarray(i, dtype=np.int64)
+        raw = pd.DataFrame({"user_id": self.data_.user_ids[np.maximum(u, 0)],
+                            "item_id": self.data_.item_ids[np.maximum(i, 0)]})
+        ub, ib, _ = self._batches(raw, None, None, None)
+        return self._score_batches(ub, ib), (u < 0) | (i < 0)
+
+    @torch.no_grad()
+    def _scores(self, users):
+        self.net_.eval()
+        users = torch.as_tensor(np.asarray(users, dtype=np.int64))
+        step = max(1, 262144 // self.data_.n_items)
+        return np.vstack([self.net_.score_all(users[s:s + step]).double().numpy()
+                          for s in range(0, len(users), step)]) if len(users) else np.zeros((0, self.data_.n_items))
+
+    # -- what the model learned ------------------------------------------------------------
+    def permutation_importance(self, ratings: pd.DataFrame, users=None, items=None, item_vectors=None,
+                               random_state: int = 0) -> pd.Series:
+        """RMSE increase when one feature is shuffled across the rows of ``ratings`` (one value per feature).
+
+        A large increase means the predictions rely on that feature; about zero means it is ignored.
+        """
+        self._check_fitted()
+        ub, ib, _ = self._batches(ratings, users, items, item_vectors)
+        y = ratings["rating"].to_numpy(dtype=float)
+        lo, hi = self.data_.rating_scale
+
+        def rmse(u_, i_):
+            return float(np.sqrt(np.mean((np.clip(self._score_batches(u_, i_), lo, hi) - y) ** 2)))
+        base = rmse(ub, ib)
+        perm = np.random.default_rng(random_state).permutation(len(ratings))
+        out = {}
+        for f in self.user_features_ + self.item_features_:
+            u2, i2 = dict(ub), dict(ib)
+            side = u2 if f in ub else i2
+            side[f] = side[f][perm]
+            out[f] = rmse(u2, i2) - base
+        return pd.Series(out, name="rmse_increase")
+
+    def attention_weights(self, side: str = "item") -> pd.Series:
+        """Mean attention weight of each part over the training rows of ``side`` (``fusion="attention"``)."""
+        self._check_fitted()
+        if self.fusion != "attention":
+            raise ValueError("attention_weights needs fusion='attention'")
+        n = self.data_.n_items if side == "item" else self.data_.n_users
+        tower = self.net_.item_tower if side == "item" else self.net_.user_tower
+        self.net_.eval()
+        with torch.no_grad():
+            tower(self.net_._rows(side[0], torch.arange(n)))
+        names = self.item_features_ if side == "item" else self.user_features_
+        return pd.Series(tower.fusion.weights_.mean(0).double().numpy(), index=list(names), name="attention")
