@@ -25,6 +25,7 @@ def test_ml100k_tables(ml100k):
     assert m.set_index("item_id").loc[1, "title"] == "Toy Story (1995)"
     assert m.set_index("item_id").loc[1, "genres"] == "Animation|Children's|Comedy"
     assert m.year.isna().sum() == 1  # item 267 has no release date
+    assert m.set_index("item_id").loc[181, "year"] == 1983  # Return of the Jedi, not its 1997 re-release
     assert any("é" in t for t in m.title)  # u.item is Latin-1, decoded correctly
     assert len(u) == 943 and set(u.gender) == {"M", "F"} and pd.api.types.is_string_dtype(u.zip_code) and u.zip_code.iloc[939] == "02215"
     assert "MovieLens('ml-100k': 100,000 ratings" in repr(ml100k)

@@ -4,7 +4,7 @@ Every loader returns a :class:`MovieLens` with three tables:
 
 ``ratings``  user_id (int32), item_id (int32), rating (float64), timestamp (int64, Unix seconds),
              in the raw file's row order (order matters for matching Surprise's splits).
-``movies``   item_id (int32), title (str), year (Int16, missing when unknown), genres (str,
+``movies``   item_id (int32), title (str), year (Int16: the year in the title, missing when unknown), genres (str,
              ``|``-separated, ``"(no genres listed)"`` when none).
 ``users``    user_id (int32), age (int16), gender (``"M"``/``"F"``), occupation (str),
              zip_code (str); ``None`` for ml-latest-small, which has no demographics.
@@ -88,7 +88,9 @@ def load_ml100k(cache_dir=None) -> MovieLens:
     movies = pd.DataFrame({
         "item_id": items.item_id.astype("int32"),
         "title": items.title.astype(str),
-        "year": release.dt.year.astype("Int16"),
+        # the title's year is the film's; u.item's release date is sometimes a later re-release
+        # (Return of the Jedi (1983) is dated 14-Mar-1997), so it only fills in a missing title year
+        "year": _year_from_title(items.title.astype(str)).fillna(release.dt.year.astype("Int16")),
         "genres": genres,
     })
     users = _read(folder / "u.user", "ml-100k users", sep="|", header=None,
