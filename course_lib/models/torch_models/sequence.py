@@ -1,0 +1,316 @@
+r"""Next-item prediction from a user's time-ordered history (lesson 09).
+
+Items enter the networks **shifted by one** (``0`` = padding, see :mod:`course_lib.sequences`).
+Every model ends with a softmax over *all* items, trained with cross-entropy on the true next
+item (no negative sampling):
+
+.. math::  \mathcal{L} = -\frac{1}{|\mathcal{T}|} \sum_{(h, i) \in \mathcal{T}} \log
+   \frac{e^{z_i(h)}}{\sum_{j=1}^{|I|} e^{z_j(h)}}, \qquad z(h) = W\,\phi(h) + b \in \mathbb{R}^{|I|}
+
+``GRU4Rec`` / ``LSTMRec`` (:math:`\phi` = the last hidden state of a GRU / LSTM over the item
+embeddings; every position of a padded chunk predicts its next item, padding masked out of the
+loss) and ``Caser`` (:math:`\phi` = horizontal and vertical convolutions over the last ``L``
+item embeddings, plus a user embedding).
+
+``fit(ratings)`` needs a ``timestamp`` column. Each user's last training item is held out as
+the validation target for early stopping (its loss, not a ranking metric); at prediction time the
+model reads the user's whole training history, so that item is used as input. ``recommend`` and
+:func:`course_lib.sequences.evaluate_next_item` rank all items, the user's seen items excluded.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ...interactions import Interactions
+from ...sequences import next_item_chunks, next_item_windows, pad_left, user_histories
+from ...validation import check_finite_number, check_positive_int, check_ratings
+from ..base import Recommender
+
+__all__ = ["Caser", "CaserNet", "GRU4Rec", "LSTMRec", "RNNNet", "SequenceRecommender"]
+
+
+class RNNNet(nn.Module):
+    r"""Embedding → GRU or LSTM → linear layer to one logit per item.
+
+    ``forward(x)`` takes shifted item ids ``(batch, T)`` (0 = padding, left-padded) and returns the
+    logits after every position, ``(batch, T, n_items)``. ``last(x)`` returns those of the last
+    position, ``(batch, n_items)``.
+    """
+
+    def __init__(self, n_items: int, embedding_dim: int = 64, hidden_size: int = 64, cell: str = "gru",
+                 dropout: float = 0.0):
+        super().__init__()
+        self.n_items = n_items
+        self.item_emb = nn.Embedding(n_items + 1, embedding_dim, padding_idx=0)
+        nn.init.normal_(self.item_emb.weight[1:], 0.0, 0.05)
+        rnn = nn.GRU if cell == "gru" else nn.LSTM
+        self.rnn = rnn(embedding_dim, hidden_size, batch_first=True)
+        self.dropout = nn.Dropout(dropout)
+        self.out = nn.Linear(hidden_size, n_items)
+
+    def hidden(self, x: torch.Tensor) -> torch.Tensor:
+        h, _ = self.rnn(self.dropout(self.item_emb(x)))
+        return self.dropout(h)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(self.hidden(x))
+
+    def last(self, x: torch.Tensor, user: torch.Tensor | None = None) -> torch.Tensor:
+        return self.out(self.hidden(x)[:, -1])
+
+
+class CaserNet(nn.Module):
+    r"""Caser (Tang and Wang 2018): convolutions over the embedding "image" of the last ``L`` items.
+
+    With :math:`E \in \mathbb{R}^{L \times d}` the stacked embeddings (oldest first):
+    horizontal filters :math:`F^{h} \in \mathbb{R}^{h \times d}` (``n_h`` of each height
+    :math:`h = 1..L`) slide down the rows, ReLU, max-pooled over positions → ``L * n_h`` numbers;
+    vertical filters :math:`\tilde F \in \mathbb{R}^{L \times 1}` (``n_v`` of them) take weighted
+    sums of the rows → ``n_v * d`` numbers. Both are concatenated, passed through a dense layer
+    with ReLU to :math:`z \in \mathbb{R}^d`, joined with the user embedding :math:`p_u` and mapped to
+    the logits :math:`W [z; p_u] + b`.
+    """
+
+    def __init__(self, n_users: int, n_items: int, length: int = 5, embedding_dim: int = 64, n_h: int = 16,
+                 n_v: int = 4, dropout: float = 0.5):
+        super().__init__()
+        self.n_items, self.length = n_items, length
+        self.item_emb = nn.Embedding(n_items + 1, embedding_dim, padding_idx=0)
+        nn.init.normal_(self.item_emb.weight[1:], 0.0, 0.05)
+        self.user_emb = nn.Embedding(n_users, embedding_dim)
+        nn.init.normal_(self.user_emb.weight, 0.0, 0.05)
+        self.conv_h = nn.ModuleList([nn.Conv2d(1, n_h, (h, embedding_dim)) for h in range(1, length + 1)])
+        self.conv_v = nn.Conv2d(1, n_v, (length, 1))
+        self.fc = nn.Linear(n_h * length + n_v * embedding_dim, embedding_dim)
+        self.dropout = nn.Dropout(dropout)
+        self.out = nn.Linear(2 * embedding_dim, n_items)
+
+    def forward(self, x: torch.Tensor, user: torch.Tensor) -> torch.Tensor:
+        e = self.item_emb(x).unsqueeze(1)                     # (batch, 1, L, d)
+        v = self.conv_v(e).flatten(1)                          # (batch, n_v * d)
+        h = [F.relu(conv(e).squeeze(3)).amax(dim=2) for conv in self.conv_h]  # each (batch, n_h)
+        z = F.relu(self.fc(self.dropout(torch.cat([v] + h, dim=1))))
+        return self.out(torch.cat([z, self.user_emb(user)], dim=1))
+
+    def last(self, x: torch.Tensor, user: torch.Tensor) -> torch.Tensor:
+        return self(x, user)
+
+
+class SequenceRecommender(Recommender):
+    """Shared fitting (softmax over all items, early stopping) and scoring of the sequence models.
+
+    Common parameters
+    -----------------
+    max_len : the most recent items the model reads (RNN chunk length; Caser's ``L``).
+    embedding_dim : item embedding size.  n_epochs : the most epochs.  batch_size : sequences per step.
+    lr : Adam's step size.  weight_decay : Adam's L2 penalty.  dropout : dropout rate.
+    patience : epochs without a lower validation loss before stopping (``None`` = no validation:
+        every item is a training target).
+    progress : show a tqdm progress bar.  random_state : seed of the weights and the shuffling.
+
+    Attributes
+    ----------
+    net_ : the trained network.  history_ : ``train_loss`` and ``val_loss`` per epoch.
+    inputs_ ``(n_users, max_len)`` : each user's last training items (shifted, left-padded).
+    n_epochs_ : epochs run.
+    """
+
+    clip = False
+
+    def fit(self, ratings: pd.DataFrame) -> "SequenceRecommender":
+        """Learn from time-stamped training ratings (columns ``user_id, item_id, rating, timestamp``)."""
+        check_ratings(ratings, name="training ratings", columns=("user_id", "item_id", "rating", "timestamp"))
+        self._fit_ratings = ratings
+        try:
+            return super().fit(ratings)
+        finally:
+            del self._fit_ratings
+
+    # -- hooks --------------------------------------------------------------------------
+    def _network(self, n_users: int, n_items: int) -> nn.Module:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _examples(self, histories, length):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _loss(self, net, x, y, user) -> torch.Tensor:
+        logits = net(x) if y.dim() == 2 else net(x, user)
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), ignore_index=-1)
+
+    # -- fitting ------------------------------------------------------------------------
+    def _fit(self, data: Interactions) -> None:
+        from tqdm.auto import tqdm
+
+        length = check_positive_int(self.max_len, "max_len")
+        n_epochs = check_positive_int(self.n_epochs, "n_epochs")
+        batch_size = check_positive_int(self.batch_size, "batch_size")
+        lr = check_finite_number(self.lr, "lr", minimum=0, strict=True)
+        wd = check_finite_number(self.weight_decay, "weight_decay", minimum=0)
+        dropout = check_finite_number(self.dropout, "dropout", minimum=0)
+        if dropout >= 1:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        patience = None if self.patience is None else check_positive_int(self.patience, "patience")
+        seed = 0 if self.random_state is None else int(self.random_state)
+        rng = np.random.default_rng(seed)
+        torch.manual_seed(seed)
+        histories = user_histories(self._fit_ratings, data)
+        self.inputs_ = pad_left(histories, length)
+        self.net_ = self._network(data.n_users, data.n_items)
+        val = None
+        if patience is not None:  # each user's last item is the validation target
+            has_val = np.array([len(h) >= 3 for h in histories])
+            val_users = np.flatnonzero(has_val)
+            val = (torch.as_tensor(pad_left([histories[u][:-1] for u in val_users], length)),
+                   torch.as_tensor(np.array([histories[u][-1] for u in val_users], dtype=np.int64)),
+                   torch.as_tensor(val_users))
+            histories = [h[:-1] if ok else h for h, ok in zip(histories, has_val)]
+        x, y, users = (torch.as_tensor(a) for a in self._examples(histories, length))
+        optimiser = torch.optim.Adam(self.net_.parameters(), lr=lr, weight_decay=wd)
+        history, best, best_state, waited = [], np.inf, None, 0
+        epochs = tqdm(range(n_epochs), desc=type(self).__name__, disable=not self.progress, leave=False)
+        for epoch in epochs:
+            self.net_.train()
+            order = torch.as_tensor(rng.permutation(len(x)))
+            total, count = 0.0, 0
+            for start in range(0, len(order), batch_size):
+                b = order[start:start + batch_size]
+                loss = self._loss(self.net_, x[b], y[b], users[b])
+                optimiser.zero_grad()
+                loss.backward()
+                optimiser.step()
+                n = int((y[b] >= 0).sum())
+                total, count = total + float(loss.detach()) * n, count + n
+            row = {"epoch": epoch + 1, "train_loss": total / max(count, 1)}
+            if val is not None:
+                self.net_.eval()
+                with torch.no_grad():
+                    logits = self.net_.last(val[0], val[2])
+                    row["val_loss"] = float(F.cross_entropy(logits, val[1]))
+            history.append(row)
+            epochs.set_postfix({k: round(v, 4) for k, v in row.items() if k != "epoch"})
+            if val is not None:
+                if row["val_loss"] < best - 1e-6:
+                    best, best_state, waited = row["val_loss"], copy.deepcopy(self.net_.state_dict()), 0
+                else:
+                    waited += 1
+                    if waited >= patience:
+                        break
+        if best_state is not None:
+            self.net_.load_state_dict(best_state)
+        self.net_.eval()
+        self.history_ = pd.DataFrame(history).set_index("epoch")
+        self.n_epochs_ = len(history)
+
+    # -- scoring ------------------------------------------------------------------------
+    @torch.no_grad()
+    def _scores(self, users):
+        self.net_.eval()
+        users = np.asarray(users, dtype=np.int64)
+        out = [self.net_.last(torch.as_tensor(self.inputs_[users[s:s + 512]]),
+                              torch.as_tensor(users[s:s + 512])).double().numpy()
+               for s in range(0, len(users), 512)]
+        return np.vstack(out) if out else np.zeros((0, self.data_.n_items))
+
+    def _estimate(self, u, i):
+        u, i = np.asarray(u, dtype=np.int64), np.asarray(i, dtype=np.int64)
+        known = (u >= 0) & (i >= 0)
+        est = np.zeros(len(u))
+        if known.any():
+            users, row = np.unique(u[known], return_inverse=True)
+            est[known] = self._scores(users)[row, i[known]]
+        return est, ~known
+
+    def item_embeddings(self) -> np.ndarray:
+        """The learned input item vectors, shape ``(n_items, embedding_dim)`` (row = inner item index)."""
+        self._check_fitted()
+        return self.net_.item_emb.weight.detach().double().numpy()[1:].copy()
+
+
+class GRU4Rec(SequenceRecommender):
+    r"""GRU over the item embeddings, softmax over all items (Hidasi et al. 2016, trained SASRec-style).
+
+    .. math::  h_t = \mathrm{GRU}(e_{i_t}, h_{t-1}), \qquad P(i_{t+1} = j \mid i_{1..t}) = \mathrm{softmax}(W h_t + b)_j
+
+    Each user's history is cut into chunks of ``max_len + 1`` items; every position of a chunk
+    predicts its next item (padding masked). See :class:`SequenceRecommender` for the parameters;
+    ``hidden_size`` is the size of :math:`h_t`.
+
+    References
+    ----------
+    B. Hidasi, A. Karatzoglou, L. Baltrunas and D. Tikk, "Session-based Recommendations with Recurrent
+    Neural Networks", ICLR 2016.
+    """
+
+    _cell = "gru"
+
+    def __init__(self, max_len: int = 20, embedding_dim: int = 64, hidden_size: int = 64, n_epochs: int = 8,
+                 batch_size: int = 128, lr: float = 5e-3, weight_decay: float = 0.0, dropout: float = 0.2,
+                 patience: int | None = 2, progress: bool = False, random_state: int | None = 0):
+        self.max_len = max_len
+        self.embedding_dim = embedding_dim
+        self.hidden_size = hidden_size
+        self.n_epochs = n_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.dropout = dropout
+        self.patience = patience
+        self.progress = progress
+        self.random_state = random_state
+
+    def _network(self, n_users, n_items):
+        return RNNNet(n_items, check_positive_int(self.embedding_dim, "embedding_dim"),
+                      check_positive_int(self.hidden_size, "hidden_size"), self._cell, self.dropout)
+
+    def _examples(self, histories, length):
+        return next_item_chunks(histories, length)
+
+
+class LSTMRec(GRU4Rec):
+    r"""The same model with an LSTM cell: :math:`(h_t, c_t) = \mathrm{LSTM}(e_{i_t}, h_{t-1}, c_{t-1})`,
+    softmax over all items on :math:`h_t` (the seed's Embedding → LSTM → softmax, done correctly)."""
+
+    _cell = "lstm"
+
+
+class Caser(SequenceRecommender):
+    r"""Convolutional sequence embedding (Caser): the last ``max_len`` items predict the next one.
+
+    See :class:`CaserNet` for the layers and :class:`SequenceRecommender` for the training
+    parameters; ``n_h`` horizontal filters per height, ``n_v`` vertical filters.
+
+    References
+    ----------
+    J. Tang and K. Wang, "Personalized Top-N Sequential Recommendation via Convolutional Sequence
+    Embedding", WSDM 2018.
+    """
+
+    def __init__(self, max_len: int = 5, embedding_dim: int = 64, n_h: int = 16, n_v: int = 4, n_epochs: int = 3,
+                 batch_size: int = 1024, lr: float = 1e-2, weight_decay: float = 0.0, dropout: float = 0.5,
+                 patience: int | None = 2, progress: bool = False, random_state: int | None = 0):
+        self.max_len = max_len
+        self.embedding_dim = embedding_dim
+        self.n_h = n_h
+        self.n_v = n_v
+        self.n_epochs = n_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.dropout = dropout
+        self.patience = patience
+        self.progress = progress
+        self.random_state = random_state
+
+    def _network(self, n_users, n_items):
+        return CaserNet(n_users, n_items, self.max_len, check_positive_int(self.embedding_dim, "embedding_dim"),
+                        check_positive_int(self.n_h, "n_h"), check_positive_int(self.n_v, "n_v"), self.dropout)
+
+    def _examples(self, histories, length):
+        return next_item_windows(histories, length)
