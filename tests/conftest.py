@@ -41,6 +41,19 @@ def surprise_split(ratings):
 
 
 @pytest.fixture(scope="session")
+def small():
+    """A fixed problem for the neural models: 60 users, 40 items, ratings from a rank-2 model plus noise."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    p, q = rng.normal(size=(60, 2)), rng.normal(size=(40, 2))
+    users, items = np.nonzero(rng.random((60, 40)) < 0.4)
+    r = np.clip(np.round(3 + (p[users] * q[items]).sum(1) + rng.normal(0, 0.3, len(users))), 1, 5)
+    return pd.DataFrame({"user_id": users + 100, "item_id": items + 1000, "rating": r})
+
+
+@pytest.fixture(scope="session")
 def shared_mirror():
     """The folder of verified raw MovieLens files, when this machine has one."""
     path = os.environ.get("COURSE_DATA_MIRROR")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 
 keras = pytest.importorskip("keras")
@@ -23,15 +22,6 @@ def _deterministic():
     except RuntimeError:
         pass
     tf.config.experimental.enable_op_determinism()
-
-
-@pytest.fixture(scope="module")
-def small():
-    rng = np.random.default_rng(0)
-    p, q = rng.normal(size=(60, 2)), rng.normal(size=(40, 2))
-    users, items = np.nonzero(rng.random((60, 40)) < 0.4)
-    r = np.clip(np.round(3 + (p[users] * q[items]).sum(1) + rng.normal(0, 0.3, len(users))), 1, 5)
-    return pd.DataFrame({"user_id": users + 100, "item_id": items + 1000, "rating": r})
 
 
 def test_dot_product_network_is_flat_biased_and_bounded():

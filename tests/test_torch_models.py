@@ -23,16 +23,6 @@ def _deterministic():
     torch.use_deterministic_algorithms(True)
 
 
-@pytest.fixture(scope="module")
-def small():
-    """A fixed problem: 60 users, 40 items, ratings from a rank-2 model plus noise."""
-    rng = np.random.default_rng(0)
-    p, q = rng.normal(size=(60, 2)), rng.normal(size=(40, 2))
-    users, items = np.nonzero(rng.random((60, 40)) < 0.4)
-    r = np.clip(np.round(3 + (p[users] * q[items]).sum(1) + rng.normal(0, 0.3, len(users))), 1, 5)
-    return pd.DataFrame({"user_id": users + 100, "item_id": items + 1000, "rating": r})
-
-
 FAST = dict(n_epochs=5, batch_size=128, progress=False)
 
 

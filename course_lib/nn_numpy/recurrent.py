@@ -106,7 +106,23 @@ class _Recurrent:
         return self.W_x.shape[1]
 
 
-class SimpleRNN(_Recurrent):
+class _SingleStateRecurrent(_Recurrent):
+    """A cell whose state is one vector h_t (simple RNN, GRU): run ``step`` over the sequence."""
+
+    def forward(self, x, h0=None) -> np.ndarray:
+        """All hidden states (N, T, H) for ``x`` (N, T, d); ``h0`` (N, H) defaults to zeros."""
+        x, unbatched, (h, _) = self._prepare(x, h0)
+        states = []
+        for t in range(x.shape[1]):
+            h = self.step(x[:, t], h)
+            states.append(h)
+        out = np.stack(states, axis=1)
+        return out[0] if unbatched else out
+
+    __call__ = forward
+
+
+class SimpleRNN(_SingleStateRecurrent):
     r"""The Elman RNN :math:`h_t = \tanh(W_x x_t + W_h h_{t-1} + b)`.
 
     ``W_x`` (H, d), ``W_h`` (H, H), ``b`` (H,). :meth:`forward` returns all states (N, T, H).
@@ -130,17 +146,6 @@ class SimpleRNN(_Recurrent):
         """One step: (N, d), (N, H) -> (N, H)."""
         return np.tanh(x_t @ self.W_x.T + h_prev @ self.W_h.T + self.b)
 
-    def forward(self, x, h0=None) -> np.ndarray:
-        """All hidden states (N, T, H) for ``x`` (N, T, d); ``h0`` (N, H) defaults to zeros."""
-        x, unbatched, (h, _) = self._prepare(x, h0)
-        states = []
-        for t in range(x.shape[1]):
-            h = self.step(x[:, t], h)
-            states.append(h)
-        out = np.stack(states, axis=1)
-        return out[0] if unbatched else out
-
-    __call__ = forward
 
 
 class LSTM(_Recurrent):
@@ -186,7 +191,7 @@ class LSTM(_Recurrent):
     __call__ = forward
 
 
-class GRU(_Recurrent):
+class GRU(_SingleStateRecurrent):
     r"""Gated recurrent unit with gates stacked r, z, n (PyTorch's order); see the module docstring.
 
     ``W_x`` (3H, d), ``W_h`` (3H, H), ``b_x`` (3H,), ``b_h`` (3H,). ``reset_after=True`` applies
@@ -222,14 +227,3 @@ class GRU(_Recurrent):
             n = np.tanh(gx[:, 2 * H:] + (r * h_prev) @ self.W_h[2 * H:].T + self.b_h[2 * H:])
         return (1 - z) * n + z * h_prev
 
-    def forward(self, x, h0=None) -> np.ndarray:
-        """All hidden states (N, T, H) for ``x`` (N, T, d); ``h0`` (N, H) defaults to zeros."""
-        x, unbatched, (h, _) = self._prepare(x, h0)
-        states = []
-        for t in range(x.shape[1]):
-            h = self.step(x[:, t], h)
-            states.append(h)
-        out = np.stack(states, axis=1)
-        return out[0] if unbatched else out
-
-    __call__ = forward

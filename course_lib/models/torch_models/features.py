@@ -37,7 +37,7 @@ from ...features import FeatureEncoder
 from ...interactions import Interactions
 from ...validation import check_finite_number, check_positive_int, check_ratings
 from ..base import Prediction, Recommender
-from .training import carve_validation, train_network
+from .training import carve_validation, score_all_batched, train_network
 
 __all__ = ["USER_FEATURES", "ITEM_FEATURES", "AttentionFusion", "ConcatFusion", "FeatureAware",
            "FeatureAwareNet", "TextEncoder"]
@@ -394,13 +394,8 @@ class FeatureAware(Recommender):
         ub, ib, _ = self._batches(raw, None, None, None)
         return self._score_batches(ub, ib), (u < 0) | (i < 0)
 
-    @torch.no_grad()
     def _scores(self, users):
-        self.net_.eval()
-        users = torch.as_tensor(np.asarray(users, dtype=np.int64))
-        step = max(1, 262144 // self.data_.n_items)
-        return np.vstack([self.net_.score_all(users[s:s + step]).double().numpy()
-                          for s in range(0, len(users), step)]) if len(users) else np.zeros((0, self.data_.n_items))
+        return score_all_batched(self.net_, users, self.data_.n_items)
 
     # -- what the model learned ------------------------------------------------------------
     def permutation_importance(self, ratings: pd.DataFrame, users=None, items=None, item_vectors=None,

@@ -18,7 +18,7 @@ from ...interactions import Interactions
 from ...validation import check_finite_number, check_positive_int
 from ..base import Recommender
 from .networks import DotProductNet, GMFNet, MLPNet, NeuMFNet
-from .training import OBJECTIVES, carve_validation, train_network
+from .training import OBJECTIVES, carve_validation, score_all_batched, train_network
 
 __all__ = ["DotProduct", "GMF", "MLP", "NeuMF", "NeuralRecommender"]
 
@@ -95,13 +95,8 @@ class NeuralRecommender(Recommender):
             est[sl] = self.net_(torch.as_tensor(u[sl]), torch.as_tensor(i[sl])).double().numpy()
         return est, impossible
 
-    @torch.no_grad()
     def _scores(self, users):
-        self.net_.eval()
-        users = torch.as_tensor(np.asarray(users, dtype=np.int64))
-        step = max(1, 262144 // self.data_.n_items)
-        return np.vstack([self.net_.score_all(users[s:s + step]).double().numpy()
-                          for s in range(0, len(users), step)]) if len(users) else np.zeros((0, self.data_.n_items))
+        return score_all_batched(self.net_, users, self.data_.n_items)
 
     def user_embeddings(self) -> np.ndarray:
         """The learned user vectors, shape ``(n_users, dim)``."""

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ...validation import check_finite_number
 from ..implicit import sample_unseen
 
 __all__ = ["OBJECTIVES", "sample_unseen", "train_network"]
@@ -134,10 +135,6 @@ def carve_validation(data, validation, rng: np.random.Generator):
     ``validation`` is a share of the training ratings held out at random (e.g. ``0.1``), a
     DataFrame of held-out ratings (rows with unknown ids are dropped), or ``0``/``None``.
     """
-    import pandas as pd
-
-    from ...validation import check_finite_number
-
     idx = np.arange(data.n_ratings)
     if isinstance(validation, pd.DataFrame):
         vu = data.encode_users(validation["user_id"].to_numpy())
@@ -151,4 +148,15 @@ def carve_validation(data, validation, rng: np.random.Generator):
     n_val = int(round(share * data.n_ratings))
     val_idx, idx = np.sort(perm[:n_val]), np.sort(perm[n_val:])
     return idx, (data.u[val_idx].astype(np.int64), data.i[val_idx].astype(np.int64), data.r[val_idx])
+
+
+@torch.no_grad()
+def score_all_batched(net: nn.Module, users, n_items: int) -> np.ndarray:
+    """``net.score_all`` for inner ``users`` in batches of about 262,144 scores; float64 ``(len(users), n_items)``."""
+    net.eval()
+    users = torch.as_tensor(np.asarray(users, dtype=np.int64))
+    step = max(1, 262144 // n_items)
+    if len(users) == 0:
+        return np.zeros((0, n_items))
+    return np.vstack([net.score_all(users[s:s + step]).double().numpy() for s in range(0, len(users), step)])
 
