@@ -43,7 +43,8 @@ LESSONS: tuple[Lesson, ...] = (
            "next-item prediction with RNNs and CNNs, LightGCN", "PyTorch"),
     Lesson(10, "10_movie_recommender_capstone.ipynb", "Capstone: a movie recommender",
            "temporal evaluation, model choice, explanations, cold start, saving and serving", "PyTorch"),
-    Lesson(11, "11_faq.ipynb", "Questions learners ask", "short evidence-backed answers, pointers to lessons"),
+    Lesson(11, "11_faq.ipynb", "Questions learners ask", "short evidence-backed answers, pointers to lessons",
+           "NumPy, pandas, PyTorch"),
 )
 
 
