@@ -33,13 +33,19 @@ def is_rating_model(model: Recommender) -> bool:
     """True if the model's predictions are ratings (it clips to the rating scale), e.g. BiasedMF.
 
     Ranking models (ItemKNN, EASE, ImplicitALS, BPRMF) set ``clip = False``: their scores are
-    not on the rating scale, so RMSE is meaningless for them.
+    not on the rating scale, so RMSE is meaningless for them. A neural model trained on implicit
+    feedback (``objective`` other than ``"mse"``, e.g. ``DotProduct(objective="bce")``) outputs
+    logits or scores: not a rating model either, even before it is fitted.
     """
+    objective = getattr(model, "objective", None)
+    if objective is not None and objective != "mse":
+        return False
     return bool(getattr(model, "clip", True))
 
 
 def compare_models(models: Mapping[str, Recommender], train: pd.DataFrame, test: pd.DataFrame, k: int = 10,
-                   rating_models: Iterable[str] | None = None) -> pd.DataFrame:
+                   rating_models: Iterable[str] | None = None,
+                   fit_params: Mapping[str, Mapping] | None = None) -> pd.DataFrame:
     """Fit each model on ``train`` and evaluate it on ``test``: one row per model, indexed by name.
 
     Parameters
@@ -49,6 +55,9 @@ def compare_models(models: Mapping[str, Recommender], train: pd.DataFrame, test:
     k : cut-off of the ranking metrics.
     rating_models : names of the models to score with RMSE/MAE; ``None`` = every model for
         which :func:`is_rating_model` is True. The others get NaN.
+    fit_params : ``{name: {keyword: value}}`` passed to that model's ``fit`` besides ``train``,
+        e.g. ``{"FeatureAware": {"users": ml.users, "items": ml.movies}}`` for a model that
+        reads side features.
 
     Returns
     -------
@@ -69,12 +78,16 @@ def compare_models(models: Mapping[str, Recommender], train: pd.DataFrame, test:
         unknown = rating - set(models)
         if unknown:
             raise ValueError(f"rating_models names {sorted(map(str, unknown))} that are not in models")
+    fit_params = {} if fit_params is None else dict(fit_params)
+    unknown = set(fit_params) - set(models)
+    if unknown:
+        raise ValueError(f"fit_params names {sorted(map(str, unknown))} that are not in models")
     columns = ["fit_seconds", "rmse", "mae", f"precision@{k}", f"recall@{k}", f"ndcg@{k}", f"map@{k}",
                "coverage", f"novelty@{k}"]
     rows = []
     for name, model in models.items():
         start = time.process_time()
-        model.fit(train)
+        model.fit(train, **fit_params.get(name, {}))
         row = {"model": name, "fit_seconds": time.process_time() - start, "rmse": np.nan, "mae": np.nan}
         if name in rating:
             row.update(evaluate_ratings(model, test))
