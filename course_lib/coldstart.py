@@ -13,6 +13,10 @@ users and whole items instead:
                 ``cold_users`` so every setting is scored on the same rows.
 
 Ratings of a held-out user on a held-out item are dropped.
+
+:func:`evaluate_cold_start` scores the rows of each setting (RMSE and a re-ranking NDCG);
+:func:`evaluate_cold_user_ranking` ranks the whole warm catalogue for each brand-new user, which is
+what a recommender has to do on a new user's first visit.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import pandas as pd
 from . import metrics
 from .validation import check_ratings
 
-__all__ = ["ColdStartSplit", "cold_start_split", "evaluate_cold_start"]
+__all__ = ["ColdStartSplit", "cold_start_split", "evaluate_cold_start", "evaluate_cold_user_ranking"]
 
 
 class ColdStartSplit(NamedTuple):
@@ -98,3 +102,53 @@ def evaluate_cold_start(model, split: ColdStartSplit, k: int = 10, threshold: fl
         rows[name] = {"rmse": metrics.rmse(truth, est), "mae": metrics.mae(truth, est), f"ndcg@{k}": ndcg,
                       "n": len(test)}
     return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def evaluate_cold_user_ranking(model, split: ColdStartSplit, k: int = 10, threshold: float | None = 4.0,
+                               **test_kwargs) -> dict[str, float]:
+    """Full-catalogue top-``k`` ranking for the brand-new users of ``split`` (NDCG, recall and hit rate @k).
+
+    Protocol. For every cold user (``split.cold_users``), the candidates are all the *warm* movies
+    (those of ``split.train``) except the user's ``support`` movies, which were already shown to the
+    system (they are excluded whether or not the model trained on them, so every setting ranks the
+    same candidates). The model scores every candidate, the ``k`` best are kept (ties: lower item id
+    first), and they are compared with the user's held-out movies in ``split.cold_users`` rated
+    ``>= threshold`` (``threshold=None``: every held-out movie the user rated counts). Users
+    without a relevant movie are skipped. Metrics (binary relevance, :mod:`course_lib.metrics`):
+    ``ndcg@k``, ``recall@k`` (hits / relevant) and ``hit_rate@k`` (at least one hit), averaged
+    over users; ``n_users`` is how many were scored.
+
+    Scores are ``model.test(pairs, **test_kwargs)["est"]``, so any rating model works (the
+    feature-aware model scores a cold user from its demographics). A fitted
+    :class:`~course_lib.models.baselines.Popularity` ranks by its training counts ``counts_``
+    (its ``test`` would give mean ratings, which rank rarely-rated movies first).
+    """
+    from .models.baselines import Popularity  # here: the models import this package's modules
+
+    if len(split.cold_users) == 0:
+        raise ValueError("the split has no cold-user rows to rank for")
+    users = np.sort(split.cold_users["user_id"].unique())
+    items = np.sort(split.train["item_id"].unique())
+    if isinstance(model, Popularity):
+        score = np.asarray(model.counts_, dtype=float)[model.data_.encode_items(items).clip(min=0)]
+        score = np.where(model.data_.encode_items(items) >= 0, score, 0.0)
+        scores = np.broadcast_to(score, (len(users), len(items)))
+    else:
+        pairs = pd.DataFrame({"user_id": np.repeat(users, len(items)), "item_id": np.tile(items, len(users))})
+        scores = model.test(pairs, **test_kwargs)["est"].to_numpy(dtype=float).reshape(len(users), len(items))
+    scores = np.array(scores, dtype=float)
+    row = {u: r for r, u in enumerate(users)}
+    col = pd.Index(items)
+    sup = split.support[split.support["user_id"].isin(row)]
+    c = col.get_indexer(sup["item_id"].to_numpy())
+    keep = c >= 0
+    scores[[row[u] for u in sup["user_id"].to_numpy()[keep]], c[keep]] = -np.inf
+    order = np.argsort(-scores, axis=1, kind="stable")[:, :k]  # ties: lower item id first (items sorted)
+    recommended = {u: items[order[r]].tolist() for u, r in row.items()}
+    test = split.cold_users if threshold is None else split.cold_users[split.cold_users["rating"] >= threshold]
+    relevant = {u: set(g["item_id"]) for u, g in test.groupby("user_id")}
+    if not relevant:
+        raise ValueError("no cold user has a relevant held-out movie")
+    return {f"ndcg@{k}": metrics.ndcg_at_k(recommended, relevant, k),
+            f"recall@{k}": metrics.recall_at_k(recommended, relevant, k),
+            f"hit_rate@{k}": metrics.hit_rate_at_k(recommended, relevant, k), "n_users": len(relevant)}

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from course_lib import features as F
-from course_lib.coldstart import cold_start_split, evaluate_cold_start
+from course_lib.coldstart import cold_start_split, evaluate_cold_start, evaluate_cold_user_ranking
 from course_lib.models.baselines import Popularity
 
 torch = pytest.importorskip("torch")
@@ -110,6 +110,34 @@ def test_cold_start_ndcg_by_hand():
     disc = 1 / np.log2([2, 3])
     # user 1 ranks 11, 12, 10: relevant {10, 12} -> hits [0, 1]; user 2 has no row >= 4 (left out)
     assert res.loc["warm_test", "ndcg@2"] == pytest.approx(disc[1] / disc.sum())
+
+
+def test_cold_user_full_ranking_by_hand():
+    # warm catalogue = the training items 10..14; cold user 1 saw 10 (support), rated 11 (5), 12 (2), 13 (4)
+    train = pd.DataFrame({"user_id": [7, 7, 8, 8, 8, 9], "item_id": [10, 11, 12, 13, 14, 14],
+                          "rating": [3.0] * 6, "timestamp": np.arange(6)})
+    cold = pd.DataFrame({"user_id": [1, 1, 1, 2], "item_id": [11, 12, 13, 12], "rating": [5.0, 2.0, 4.0, 3.0]})
+    support = pd.DataFrame({"user_id": [1], "item_id": [10], "rating": [5.0]})
+    split = cold_start_split(train, 0, 0, 0, n_support=0)._replace(train=train, cold_users=cold, support=support)
+
+    class Fixed:                                # user 1: 10 > 14 > 12 > 11 > 13; user 2: 14 > 13 = 12 > ...
+        def test(self, pairs):
+            table = {(1, 10): 9, (1, 14): 5, (1, 12): 4, (1, 11): 3, (1, 13): 1, (2, 14): 5, (2, 13): 4, (2, 12): 4}
+            return pairs.assign(est=[table.get((u, i), 0.0) for u, i in zip(pairs.user_id, pairs.item_id)])
+    disc = 1 / np.log2(np.arange(2, 5))
+    res = evaluate_cold_user_ranking(Fixed(), split, k=3)
+    # user 1 (support 10 excluded): top 3 = 14, 12, 11, liked {11, 13} -> hit at rank 3; user 2 likes nothing
+    assert res["n_users"] == 1
+    assert res["ndcg@3"] == pytest.approx(disc[2] / disc[:2].sum())
+    assert res["recall@3"] == pytest.approx(0.5) and res["hit_rate@3"] == 1.0
+    every = evaluate_cold_user_ranking(Fixed(), split, k=3, threshold=None)
+    # every rated movie counts: user 1 {11, 12, 13} -> hits at ranks 2, 3; user 2 ranks 14, 12 (tie: lower id), 13
+    user1 = (disc[1] + disc[2]) / disc.sum()
+    assert every["n_users"] == 2
+    assert every["ndcg@3"] == pytest.approx((user1 + disc[1] / disc[0]) / 2)
+    assert every["recall@3"] == pytest.approx((2 / 3 + 1) / 2)
+    pop = evaluate_cold_user_ranking(Popularity().fit(train), split, k=1)   # most rated: 14 (twice)
+    assert pop["hit_rate@1"] == 0.0 and pop["n_users"] == 1
 
 
 # -- modules against hand computations and PyTorch references -----------------------------
@@ -224,3 +252,20 @@ def test_bce_is_implicit_and_arguments_are_checked():
         FeatureAware(features=("user_id", "age"), **FAST).fit(r, users, items)
     with pytest.raises(ValueError, match="user table"):
         FeatureAware(features=("age", "item_id"), **FAST).fit(r, None, items)
+
+
+def test_fold_in_shrinks_towards_the_feature_vector():
+    users, items, r = _world(4)
+    s = cold_start_split(r, user_share=0.2, item_share=0.0, n_support=6, random_state=0)
+    m = FeatureAware(features=("user_id", "item_id", "genres"), **FAST).fit(s.train, users, items)
+    before = m.test(s.support).est.to_numpy()
+    stiff = m.fold_in(s.support, reg=1e9)         # lambda -> infinity: the feature vector is kept
+    np.testing.assert_allclose(stiff.test(s.support).est, before, atol=1e-4)
+    loose = m.fold_in(s.support, reg=1e-3)        # lambda -> 0: fits the support ratings
+    err = lambda model: np.sqrt(np.mean((model.test(s.support).est - s.support.rating) ** 2))  # noqa: E731
+    assert err(loose) < err(m) - 0.5
+    assert evaluate_cold_start(loose, s).loc["cold_users", "rmse"] < evaluate_cold_start(m, s).loc["cold_users", "rmse"]
+    assert not hasattr(m, "folded_") and set(loose.folded_) == set(s.support.user_id)  # the original is untouched
+    np.testing.assert_array_equal(m.test(s.warm_test).est, loose.test(s.warm_test).est)  # warm users unchanged
+    with pytest.raises(ValueError, match="two_tower"):
+        FeatureAware(architecture="mlp", **dict(FAST, n_epochs=1)).fit(s.train, users, items).fold_in(s.support)

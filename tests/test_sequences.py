@@ -16,7 +16,8 @@ from course_lib.split import leave_last_out
 torch = pytest.importorskip("torch")
 
 from course_lib.models.torch_models.graph import LightGCN, LightGCNNet, normalized_adjacency  # noqa: E402
-from course_lib.models.torch_models.sequence import Caser, CaserNet, GRU4Rec, LSTMRec, RNNNet  # noqa: E402
+from course_lib.models.torch_models.sequence import (  # noqa: E402
+    Caser, CaserNet, GRU4Rec, LSTMRec, RNNNet, seen_mask)
 
 
 @pytest.fixture(autouse=True)
@@ -139,6 +140,40 @@ def test_rnn_padding_is_a_zero_embedding_and_never_a_target():
     assert net(torch.tensor([[0, 0, 3, 4, 5]])).shape == (1, 5, 10)
     _, y, _ = next_item_chunks([np.array([1, 2])], 4)
     np.testing.assert_array_equal(y, [[-1, -1, -1, 2]])  # -1 is ignored by the cross-entropy
+
+
+def test_seen_mask_marks_the_items_read_so_far():
+    m = seen_mask(torch.tensor([[0, 3, 1, 4]]), 4)        # shifted ids: padding, inner items 2, 0, 3
+    assert m.shape == (1, 4, 4) and m.dtype == torch.bool
+    np.testing.assert_array_equal(m[0].numpy(), [[0, 0, 0, 0], [0, 0, 1, 0], [1, 0, 1, 0], [1, 0, 1, 1]])
+    before = torch.tensor([[False, True, False, False]])   # item 1 was read before the chunk
+    np.testing.assert_array_equal(seen_mask(torch.tensor([[0, 3, 1, 4]]), 4, before)[0].numpy(),
+                                  [[0, 1, 0, 0], [0, 1, 1, 0], [1, 1, 1, 0], [1, 1, 1, 1]])
+
+
+def test_tied_rnn_scores_with_the_input_embeddings():
+    torch.manual_seed(0)
+    net = RNNNet(10, 4, 6, "gru", tie_weights=True).eval()
+    x = torch.tensor([[0, 3, 4, 5]])
+    h = net.hidden(x)
+    ref = net.proj(h) @ net.item_emb.weight[1:].T + net.out_bias
+    np.testing.assert_allclose(net(x).detach(), ref.detach(), rtol=1e-6)
+    assert net(x).shape == (1, 4, 10) and net.last(x).shape == (1, 10) and not hasattr(net, "out")
+    n_tied = sum(p.numel() for p in net.parameters())
+    assert n_tied < sum(p.numel() for p in RNNNet(10, 4, 6, "gru").parameters())
+
+
+@pytest.mark.parametrize("kw", [dict(tie_weights=True), dict(mask_seen=True, lr_schedule="linear")])
+def test_rnn_options_learn_and_are_deterministic(cycle, kw):
+    train, test = leave_last_out(cycle, 1)
+    fit = dict(max_len=6, embedding_dim=16, hidden_size=16, n_epochs=25, batch_size=32, lr=2e-2, dropout=0.0,
+               patience=None, random_state=0, **kw)
+    a, b = GRU4Rec(**fit).fit(train), GRU4Rec(**fit).fit(train)
+    pd.testing.assert_frame_equal(a.history_, b.history_)
+    assert a.history_["train_loss"].iloc[-1] < 0.5 * a.history_["train_loss"].iloc[0]
+    assert evaluate_next_item(a, test, k=1)["hr@1"] >= 0.9
+    with pytest.raises(ValueError, match="lr_schedule"):
+        GRU4Rec(**dict(fit, lr_schedule="cosine")).fit(train)
 
 
 def test_caser_vertical_convolution_is_a_weighted_sum_of_rows():

@@ -371,13 +371,90 @@ class FeatureAware(Recommender):
         self._check_fitted()
         check_ratings(ratings, name="test ratings", columns=("user_id", "item_id"), allow_duplicates=True)
         ub, ib, impossible = self._batches(ratings, users, items, item_vectors)
-        est = self._score_batches(ub, ib)
+        est = self._apply_folded(ratings, ib, self._score_batches(ub, ib))
         if self.clip:
             est = np.clip(est, *self.data_.rating_scale)
         out = ratings.copy()
         out["est"] = est
         out["was_impossible"] = impossible
         return out
+
+    # -- folding in new users -------------------------------------------------------------
+    @torch.no_grad()
+    def _tower_outputs(self, side: str, raw_ids, table=None, vectors=None) -> np.ndarray:
+        self.net_.eval()
+        n = self.data_.n_users if side == "user" else self.data_.n_items
+        arrays = self._side_arrays(side, raw_ids, table, vectors, n)
+        tower = self.net_.user_tower if side == "user" else self.net_.item_tower
+        return tower({k: torch.as_tensor(v) for k, v in arrays.items()}).double().numpy()
+
+    def fold_in(self, ratings: pd.DataFrame, users: pd.DataFrame | None = None, reg: float = 10.0) -> "FeatureAware":
+        r"""A copy of this two-tower model that also knows the users of ``ratings`` from those ratings.
+
+        For each user of ``ratings`` whose ID was not trained, the user vector (factors and bias,
+        :math:`\tilde p = [p; b_u]`) is the ridge solution shrunk towards the vector the tower gives
+        from the features alone, :math:`\tilde p_0` (demographics and the "unknown" ID row):
+
+        .. math::  \tilde p = \arg\min_{p} \sum_{i} \big(t_{ui} - [q_i; 1]^\top p\big)^2
+           + \lambda \lVert p - \tilde p_0 \rVert^2
+           = (\tilde Q^\top \tilde Q + \lambda I)^{-1} (\tilde Q^\top t + \lambda \tilde p_0)
+
+        where :math:`t_{ui} = \mathrm{logit}\big((r_{ui} - \ell) / (h - \ell)\big) - b_i - b` is the rating
+        moved back through the model's bounded sigmoid (:math:`\ell, h` its range) minus the item and global
+        biases, and the rows of :math:`\tilde Q` are :math:`[q_i; 1]` for the user's rated (training) items.
+        The networks are not retrained: it costs one small linear solve per user. ``reg`` is
+        :math:`\lambda` (large: stay with the features; 0: plain least squares). The copy's ``test``
+        uses :math:`\tilde p` for those users; everything else is unchanged. Needs
+        ``architecture="two_tower"`` and ``objective="mse"``.
+        """
+        import copy
+
+        self._check_fitted()
+        if self.architecture != "two_tower" or self.objective != "mse":
+            raise ValueError("fold_in needs architecture='two_tower' and objective='mse'")
+        lam = check_finite_number(reg, "reg", minimum=0)
+        check_ratings(ratings, name="fold-in ratings", allow_duplicates=True)
+        ratings = ratings[self.data_.encode_users(ratings["user_id"].to_numpy()) < 0]
+        ratings = ratings[self.data_.encode_items(ratings["item_id"].to_numpy()) >= 0]
+        out = copy.deepcopy(self)
+        folded = dict(getattr(self, "folded_", {}))
+        if len(ratings):
+            table = self.users_ if users is None else users if self.users_ is None else pd.concat([users, self.users_])
+            new_users = np.unique(ratings["user_id"].to_numpy())
+            p0 = self._tower_outputs("user", new_users, table)
+            items = np.unique(ratings["item_id"].to_numpy())
+            q = self._tower_outputs("item", items, self.items_, self.item_vectors_)
+            low, high = self.net_.y_range
+            share = np.clip((ratings["rating"].to_numpy(dtype=float) - low) / (high - low), 1e-4, 1 - 1e-4)
+            col = pd.Index(items).get_indexer(ratings["item_id"].to_numpy())
+            target = np.log(share / (1 - share)) - q[col, -1] - float(self.net_.bias.detach())
+            q_tilde = np.hstack([q[:, :-1], np.ones((len(items), 1))])
+            user_col = pd.Index(new_users).get_indexer(ratings["user_id"].to_numpy())
+            eye = np.eye(q_tilde.shape[1])
+            for k, u in enumerate(new_users):
+                rows = user_col == k
+                qa, t = q_tilde[col[rows]], target[rows]
+                folded[u] = np.linalg.solve(qa.T @ qa + lam * eye, qa.T @ t + lam * p0[k])
+        out.folded_ = folded
+        return out
+
+    def _apply_folded(self, ratings: pd.DataFrame, ib: dict, est: np.ndarray) -> np.ndarray:
+        folded = getattr(self, "folded_", None)
+        if not folded:
+            return est
+        ru = ratings["user_id"].to_numpy()
+        mask = pd.Index(list(folded)).get_indexer(ru) >= 0
+        if not mask.any():
+            return est
+        with torch.no_grad():
+            self.net_.eval()
+            q = self.net_.item_tower({k: torch.as_tensor(v[mask]) for k, v in ib.items()}).double().numpy()
+        p = np.stack([folded[u] for u in ru[mask]])
+        x = (p[:, :-1] * q[:, :-1]).sum(1) + p[:, -1] + q[:, -1] + float(self.net_.bias.detach())
+        low, high = self.net_.y_range
+        est = est.copy()
+        est[mask] = low + (high - low) / (1 + np.exp(-x))
+        return est
 
     def predict(self, user_id, item_id, r_ui: float | None = None, users=None, items=None,
                 item_vectors=None) -> Prediction:
