@@ -21,7 +21,7 @@ export MPLCONFIGDIR := $(CURDIR)/.home/matplotlib
 
 LAB_FLAGS := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: setup lab solutions student grade test notebooks data kernel freeze site clean-venv
+.PHONY: setup lab solutions student grade test notebooks data kernel freeze site bench bench-quick clean-venv
 
 ## setup: virtual environment with the pinned packages, course_lib, the course kernel and the data
 setup: $(STAMP) $(KERNEL) data
@@ -72,6 +72,12 @@ site: $(STAMP)
 	$(BIN)/python tools/build_site.py --out site/ --strict
 
 ## freeze: rewrite requirements.txt and environment.yml from the current environment
+bench: setup  # every benchmark (about an hour on 2 idle cores) -> benchmarks/results/, README performance table
+	$(BIN)/python benchmarks/run_all.py
+
+bench-quick: setup  # a few minutes; writes benchmarks/results/quick/ only
+	$(BIN)/python benchmarks/run_all.py --quick
+
 freeze: $(STAMP)
 	$(BIN)/python tools/freeze.py
 
