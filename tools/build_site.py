@@ -88,6 +88,23 @@ class _Neighbour:
     label: str
 
 
+WIDGET_NOTE = "(an interactive control: run this cell in JupyterLab to use it)"
+
+
+def without_live_widgets(nb) -> None:
+    """Replace ipywidgets outputs by a note, in place.
+
+    A widget needs a kernel; nbconvert would otherwise embed the saved widget state and load
+    the widget renderer from a CDN (unpkg.com), and the site is self-contained and offline.
+    """
+    nb.metadata.pop("widgets", None)
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if "application/vnd.jupyter.widget-view+json" in data:
+                output["data"] = {"text/plain": WIDGET_NOTE}
+
+
 def render_lesson(exporter, lesson: Lesson, previous: Lesson | None, following: Lesson | None,
                   notebooks: Path) -> str:
     import nbformat
@@ -97,6 +114,7 @@ def render_lesson(exporter, lesson: Lesson, previous: Lesson | None, following: 
     # published as learners receive it: no solution code, no hidden tests
     nb = student_version(nbformat.read(notebooks / lesson.file, as_version=4))
     nb.metadata["title"] = f"{lesson.label} · {COURSE_TITLE}"
+    without_live_widgets(nb)
     site = {
         "course_title": COURSE_TITLE,
         "previous": _Neighbour(page_name(previous), previous.label) if previous else None,
