@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/bench_factorization.py            # ~3-4 min on 2 cores
     .venv/bin/python benchmarks/bench_factorization.py --svdpp    # also Surprise's SVD++ (+2 min)
     .venv/bin/python benchmarks/bench_factorization.py --tune     # re-run the search behind TUNED (~3 min)
+    .venv/bin/python benchmarks/bench_factorization.py --epochs-only --json   # part 2 -> results/epochs.json
 
 Part 1: 5-fold cross-validation on MovieLens 100K with Surprise's folds (``KFold(5, random_state=0)``
 = ``course_lib.split.kfold(ratings, 5, random_state=0)``): RMSE, MAE, fit and predict seconds per
@@ -141,6 +142,8 @@ def main() -> None:
     parser.add_argument("--svdpp", action="store_true", help="also cross-validate Surprise's SVD++ (slow)")
     parser.add_argument("--epochs-only", action="store_true", help="only part 2 (epoch times)")
     parser.add_argument("--tune", action="store_true", help="re-run the hyperparameter search behind TUNED, then stop")
+    parser.add_argument("--json", action="store_true", help="also write part 2 to benchmarks/results/epochs.json")
+    parser.add_argument("--repeats", type=int, default=5, help="interleaved rounds of 20 epochs in part 2")
     args = parser.parse_args()
     ratings = load_movielens("ml-100k").ratings
     if args.tune:
@@ -153,7 +156,22 @@ def main() -> None:
         for name, ((rmse, mae, fit_s, pred_s), same) in results.items():
             print(f"| {name} | {rmse:.4f} | {mae:.4f} | {fit_s:.2f} | {pred_s:.3f} | {same} |")
         print(f"\nTUNED = {TUNED}")
-    times, rmse_exact, rmse_fast = epoch_times(ratings, repeats=5)
+    if args.json:
+        import sys
+        from pathlib import Path
+
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import benchlib
+
+        res = benchlib.Results("epochs", benchlib.command_line(), dataset="ml-100k",
+                               protocol="one SGD epoch over the 80,000 training ratings of random_split(0.2, "
+                                        "random_state=42), 100 factors; CPU ms of the thread (time.thread_time)")
+    times, rmse_exact, rmse_fast = epoch_times(ratings, repeats=args.repeats)
+    if args.json:
+        res.data["epoch_ms"] = {name: {"best": 1e3 * min(ts), "median": 1e3 * float(np.median(ts)), "n": len(ts)}
+                                for name, ts in times.items()}
+        res.data["rmse_exact"], res.data["rmse_fast"] = rmse_exact, rmse_fast
+        res.finish()
     print("\nOne SGD epoch, 80,000 ratings, 100 factors (CPU ms of this thread; best and median)")
     print("| loop | best ms | median ms |\n| --- | --- | --- |")
     for name, ts in times.items():
