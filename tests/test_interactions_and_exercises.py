@@ -48,3 +48,12 @@ def test_check_array_and_equal():
     check_equal((1, 2), [1, 2], what="E", quiet=True)
     with pytest.raises(ExerciseError, match=r"got \[2, 1\], expected \[1, 2\]"):
         check_equal([2, 1], [1, 2], what="E")
+
+
+def test_rating_orders_equal_a_stable_argsort():
+    from course_lib.interactions import _stable_order
+
+    rng = np.random.default_rng(0)
+    for n in (7, 65_536, 70_000):
+        codes = rng.integers(0, n, 20_000)
+        assert np.array_equal(_stable_order(codes, n), np.argsort(codes, kind="stable"))

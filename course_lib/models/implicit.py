@@ -34,11 +34,23 @@ def sample_unseen(u: np.ndarray, n_items: int, seen_keys: np.ndarray, n: int,
     """
     users = np.repeat(np.asarray(u, dtype=np.int64), n)
     items = rng.integers(0, n_items, size=len(users))
-    bad = np.isin(users * n_items + items, seen_keys)
+    bad = _is_seen(users * n_items + items, seen_keys)
     while bad.any():
         items[bad] = rng.integers(0, n_items, size=int(bad.sum()))
-        bad[bad] = np.isin(users[bad] * n_items + items[bad], seen_keys)
+        bad[bad] = _is_seen(users[bad] * n_items + items[bad], seen_keys)
     return users, items
+
+
+def _is_seen(keys: np.ndarray, seen_keys: np.ndarray) -> np.ndarray:
+    """``np.isin(keys, seen_keys)`` for a sorted ``seen_keys``, by binary search (no re-sorting).
+
+    ``np.isin`` sorts both arrays on every call; a binary search in the already sorted keys is
+    O(len(keys) log len(seen_keys)) and several times faster at a million ratings.
+    """
+    if len(seen_keys) == 0:
+        return np.zeros(len(keys), dtype=bool)
+    at = np.minimum(np.searchsorted(seen_keys, keys), len(seen_keys) - 1)
+    return seen_keys[at] == keys
 
 
 def binary_matrix(data: Interactions) -> sp.csr_matrix:
