@@ -31,7 +31,8 @@ timing only the sizes matter: factors and epochs): ``Popularity``; ``ItemKNN(k=2
 15 epochs); ``EASE(lam=500)`` (a dense n_items x n_items inverse: time ~ n_items^3, memory
 ~ 3 n_items^2 doubles = 2.4 GB at 10k items, independent of the number of ratings); ``BPRMF``
 (defaults: 64 factors, 30 epochs); the PyTorch ``DotProduct`` for ONE epoch (per-epoch time),
-with the sampled-negative BCE objective (4 negatives per positive) and with the full-softmax
+with the sampled-negative BCE objective (4 negatives per positive; dense Adam, and
+``sparse=True``: SparseAdam, which updates only the batch's rows) and with the full-softmax
 objective bench_ranking.py tunes (64 factors, batch 1024, batches of whole users).
 """
 
@@ -55,7 +56,7 @@ import numpy as np  # noqa: E402
 
 SIZES = {"100k": (100_000, 1_000, 1_700), "1M": (1_000_000, 6_000, 3_700), "10M": (10_000_000, 70_000, 10_000)}
 MODELS = ["Popularity", "ItemKNN", "BiasedMF fast", "ImplicitALS", "EASE", "BPRMF", "DotProduct BCE (1 epoch)",
-          "DotProduct softmax (1 epoch)"]
+          "DotProduct BCE sparse (1 epoch)", "DotProduct softmax (1 epoch)"]
 N_RECOMMEND_USERS = 1000
 CACHE = Path(os.environ.get("BENCH_CACHE", "/tmp/course_bench_cache"))
 
@@ -155,7 +156,7 @@ def make_model(name: str):
         objective = "bce" if "BCE" in name else "softmax"
         return DotProduct(objective=objective, n_factors=64, weight_decay=1e-4 if objective == "softmax" else 0,
                           batch_size=1024, lr=3e-3, n_epochs=1, validation=0.0, patience=None, progress=False,
-                          random_state=0)
+                          random_state=0, sparse="sparse" in name)
     raise ValueError(name)
 
 

@@ -144,3 +144,23 @@ def test_softmax_loss_groups_users_but_equals_cross_entropy():
         net.item_emb.weight.normal_()
     u, i = torch.tensor([2, 0, 2, 5, 0]), torch.tensor([1, 8, 3, 3, 0])
     assert torch.allclose(_loss(net, "softmax", u, i), F.cross_entropy(net.score_all(u), i), atol=1e-6)
+
+
+@pytest.mark.parametrize("objective", ["mse", "bce"])
+def test_sparse_embeddings_train_only_the_batch_rows_and_learn(small, objective):
+    train, test = random_split(small, 0.2, random_state=0)
+    m = DotProduct(n_factors=4, objective=objective, sparse=True, weight_decay=0, reg=1e-3, n_epochs=15,
+                   batch_size=64, lr=0.02, validation=0.0, progress=False).fit(train)
+    loss = m.history_["train_loss"].to_numpy()
+    assert loss[-1] < 0.95 * loss[0]
+    assert m.net_.item_emb.weight.grad is None or m.net_.item_emb.weight.grad.is_sparse
+    if objective == "mse":
+        rmse = evaluate_ratings(m, test)["rmse"]
+        assert rmse < np.sqrt(((test["rating"] - train["rating"].mean()) ** 2).mean()) - 0.1
+
+
+def test_sparse_embeddings_refuse_softmax_and_weight_decay(small):
+    with pytest.raises(ValueError, match="softmax"):
+        DotProduct(objective="softmax", sparse=True, weight_decay=0, progress=False).fit(small)
+    with pytest.raises(ValueError, match="weight_decay"):
+        DotProduct(sparse=True, weight_decay=1e-4, progress=False).fit(small)

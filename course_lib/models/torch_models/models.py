@@ -124,6 +124,9 @@ class DotProduct(NeuralRecommender):
     Parameters
     ----------
     n_factors : embedding dimension :math:`f`.  biases : learn :math:`b_u, b_i, b`.
+    sparse : sparse embedding gradients, trained with ``SparseAdam`` (only the batch's rows are
+        updated, so an epoch costs O(ratings) however large the tables); needs ``weight_decay=0``
+        (regularise with ``reg``) and an objective other than ``"softmax"``. For large data.
     (see :class:`NeuralRecommender` for the training parameters)
 
     Attributes
@@ -141,9 +144,10 @@ class DotProduct(NeuralRecommender):
                  batch_size: int = 1024, lr: float = 5e-3, weight_decay: float = 1e-4, reg: float = 0.0,
                  dropout: float = 0.0,
                  n_negatives: int = 4, validation: float | pd.DataFrame = 0.1, patience: int | None = 2,
-                 progress: bool = True, random_state: int | None = 0):
+                 progress: bool = True, random_state: int | None = 0, sparse: bool = False):
         self.n_factors = n_factors
         self.biases = biases
+        self.sparse = sparse
         self.objective = objective
         self.n_epochs = n_epochs
         self.batch_size = batch_size
@@ -158,8 +162,15 @@ class DotProduct(NeuralRecommender):
         self.random_state = random_state
 
     def _network(self, n_users, n_items, y_range):
+        sparse = bool(getattr(self, "sparse", False))
+        if sparse and self.objective == "softmax":
+            raise ValueError("sparse=True does not apply to objective='softmax': every step scores all items, "
+                             "so the item table's gradient is dense; use sparse=True with 'mse', 'bce' or 'bpr'")
+        if sparse and self.weight_decay:
+            raise ValueError("sparse=True takes no weight_decay (SparseAdam has none): set weight_decay=0 and "
+                             "use reg=..., an L2 penalty on the rows of each batch")
         return DotProductNet(n_users, n_items, check_positive_int(self.n_factors, "n_factors"),
-                             biases=bool(self.biases), y_range=y_range, dropout=self.dropout)
+                             biases=bool(self.biases), y_range=y_range, dropout=self.dropout, sparse=sparse)
 
 
 class GMF(NeuralRecommender):

@@ -13,8 +13,8 @@ from torch import nn
 __all__ = ["DotProductNet", "GMFNet", "MLPNet", "NeuMFNet"]
 
 
-def _embedding(n: int, dim: int, std: float = 0.01) -> nn.Embedding:
-    emb = nn.Embedding(n, dim)
+def _embedding(n: int, dim: int, std: float = 0.01, sparse: bool = False) -> nn.Embedding:
+    emb = nn.Embedding(n, dim, sparse=sparse)
     nn.init.normal_(emb.weight, 0.0, std)
     return emb
 
@@ -48,14 +48,14 @@ class DotProductNet(_PairNet):
     """
 
     def __init__(self, n_users: int, n_items: int, n_factors: int = 32, *, biases: bool = True,
-                 y_range: tuple[float, float] | None = None, dropout: float = 0.0):
+                 y_range: tuple[float, float] | None = None, dropout: float = 0.0, sparse: bool = False):
         super().__init__()
         self.n_items, self.y_range, self.biases = n_items, y_range, biases
-        self.user_emb = _embedding(n_users, n_factors)
-        self.item_emb = _embedding(n_items, n_factors)
+        self.user_emb = _embedding(n_users, n_factors, sparse=sparse)
+        self.item_emb = _embedding(n_items, n_factors, sparse=sparse)
         if biases:
-            self.user_bias = _embedding(n_users, 1, 0.0)
-            self.item_bias = _embedding(n_items, 1, 0.0)
+            self.user_bias = _embedding(n_users, 1, 0.0, sparse=sparse)
+            self.item_bias = _embedding(n_items, 1, 0.0, sparse=sparse)
             self.bias = nn.Parameter(torch.zeros(1))
         self.dropout = nn.Dropout(dropout)
 

@@ -70,6 +70,42 @@ def _tensors(batch: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
     return {k: torch.as_tensor(v, dtype=torch.float32 if k == "y" else torch.int64) for k, v in batch.items()}
 
 
+class _Optimisers:
+    """Several optimisers stepped together (SparseAdam for sparse embeddings, Adam for the rest)."""
+
+    def __init__(self, optimisers: list[torch.optim.Optimizer]):
+        self.optimisers = optimisers
+
+    def zero_grad(self) -> None:
+        for o in self.optimisers:
+            o.zero_grad()
+
+    def step(self) -> None:
+        for o in self.optimisers:
+            o.step()
+
+
+def make_optimiser(net: nn.Module, lr: float, weight_decay: float = 0.0):
+    """Adam over every parameter; with sparse embeddings (``nn.Embedding(sparse=True)``),
+    ``SparseAdam`` for their rows and Adam for the other parameters.
+
+    Dense Adam updates every row of every embedding table at every step (the moments of rows
+    not in the batch decay too), so an epoch costs O(steps x table size): quadratic when the
+    number of users and items grows with the data. SparseAdam touches only the batch's rows,
+    O(batch), the way Surprise's SGD does. It has no weight decay: use ``reg``, an L2 penalty
+    on the rows in the batch, instead.
+    """
+    sparse = [m.weight for m in net.modules() if isinstance(m, nn.Embedding) and m.sparse]
+    if not sparse:
+        return torch.optim.Adam(net.parameters(), lr=lr, weight_decay=weight_decay)
+    if weight_decay:
+        raise ValueError("sparse embeddings take no weight_decay (SparseAdam has none): set weight_decay=0 and "
+                         "use reg=..., an L2 penalty on the rows of each batch")
+    ids = {id(p) for p in sparse}
+    dense = [p for p in net.parameters() if id(p) not in ids]
+    return _Optimisers([torch.optim.SparseAdam(sparse, lr=lr)] + ([torch.optim.Adam(dense, lr=lr)] if dense else []))
+
+
 def train_network(net: nn.Module, *, objective: str, u: np.ndarray, i: np.ndarray, y: np.ndarray | None,
                   n_items: int, seen_keys: np.ndarray, validation: tuple | None = None, n_epochs: int = 20,
                   batch_size: int = 1024, lr: float = 1e-3, weight_decay: float = 0.0, reg: float = 0.0, n_negatives: int = 4,
@@ -84,7 +120,7 @@ def train_network(net: nn.Module, *, objective: str, u: np.ndarray, i: np.ndarra
     from tqdm.auto import tqdm
 
     rng = np.random.default_rng(0) if rng is None else rng
-    optimiser = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=weight_decay)
+    optimiser = make_optimiser(net, lr, weight_decay)
     val = None
     if validation is not None:  # fixed validation examples (negatives drawn once)
         vu, vi, vy = validation
