@@ -299,12 +299,12 @@ def main() -> None:
         return
     sizes = [s for s in args.sizes.split(",") if s]
     models = [m for m in args.models.split(",") if m]
+    old = json.loads(json_path.read_text()) if args.merge and json_path.is_file() else None  # before Results() saves
     res = benchlib.Results("scaling", benchlib.command_line(), sizes=sizes, models=models,
                            timeout_s=args.timeout, recommend_users=N_RECOMMEND_USERS,
                            generator="see bench_scaling.generate (seed 0)", datasets={}, runs={}, exponents={})
     data = res.data
-    if args.merge and json_path.is_file():
-        old = json.loads(json_path.read_text())
+    if old is not None:
         data["sizes"] = [s for s in SIZES if s in set(old.get("sizes", [])) | set(sizes)]
         data["models"] = [m for m in MODELS if m in set(old.get("models", [])) | set(models)]
         data["datasets"] = old.get("datasets", {})
