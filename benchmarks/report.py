@@ -158,7 +158,9 @@ def target_notes(rows) -> list[str]:
                          "cost ~ ratings x (users + items)). Fixed by `DotProduct(sparse=True)` (SparseAdam, only "
                          "the batch's rows): exponent 1.06, 221 s CPU per epoch at 10M ratings; the default stays "
                          "dense because ML-100K trains faster that way (2.0 vs 1.3 s). Negative sampling now looks "
-                         "seen pairs up by binary search (8.95 -> 1.12 s at 1M); the dense BCE row predates that fix. "
+                         "seen pairs up by binary search (8.95 -> 1.12 s at 1M): re-measured after it, one dense BCE epoch "
+                         "takes 0.9 / 15.2 s CPU at 100k / 1M (was 1.0 / 26.8 s); 10M stays unrun (dense Adam alone "
+                         "~1,200 s per epoch). "
                          "The softmax objective scores every item for every user in each epoch, O(users x items x f), "
                          "so its growth is the objective's, not a defect: use sampled objectives at scale. See "
                          "`benchmarks/README.md`, Profiles.")
