@@ -166,9 +166,6 @@ class DotProduct(NeuralRecommender):
         if sparse and self.objective == "softmax":
             raise ValueError("sparse=True does not apply to objective='softmax': every step scores all items, "
                              "so the item table's gradient is dense; use sparse=True with 'mse', 'bce' or 'bpr'")
-        if sparse and self.weight_decay:
-            raise ValueError("sparse=True takes no weight_decay (SparseAdam has none): set weight_decay=0 and "
-                             "use reg=..., an L2 penalty on the rows of each batch")
         return DotProductNet(n_users, n_items, check_positive_int(self.n_factors, "n_factors"),
                              biases=bool(self.biases), y_range=y_range, dropout=self.dropout, sparse=sparse)
 
