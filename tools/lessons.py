@@ -7,8 +7,8 @@
     python tools/lessons.py readme                   # rewrite the README's syllabus table
 
 ``make notebooks`` runs ``refresh`` on every lesson. Executing here uses the same environment
-variables as ``make test`` (see ``course_lib.reproducibility.ENVIRONMENT``), so committed
-outputs match what nbval re-computes in CI.
+variables as ``make test`` (``course_lib.reproducibility.numeric_environment()``: threads, seeds
+and the numeric profile), so committed outputs match what nbval re-computes in CI.
 
 Exercise markers (see CONTRIBUTING.md) become nbgrader cell metadata:
 
@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 sys.path.insert(0, str(ROOT))
 
-from course_lib.reproducibility import ENVIRONMENT  # noqa: E402
+from course_lib.reproducibility import numeric_environment  # noqa: E402
 from course_lib.syllabus import LESSONS, ready_lessons  # noqa: E402
 
 KERNELSPEC = {"name": "recsys-course", "display_name": "Python 3 (recsys-course)", "language": "python"}
@@ -134,8 +134,7 @@ def execute(path: Path, timeout: int = 600) -> float:
     """Run ``path`` top to bottom in a fresh kernel with CI's environment; write outputs in place."""
     from nbclient import NotebookClient
 
-    for key, value in {**ENVIRONMENT, "PYTHONHASHSEED": "0"}.items():
-        os.environ[key] = value
+    os.environ.update(numeric_environment())
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
                             resources={"metadata": {"path": str(path.parent)}})
