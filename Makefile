@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 KERNEL := $(VENV)/share/jupyter/kernels/recsys-course/kernel.json
 
-# The environment notebooks are executed and validated with (see course_lib/reproducibility.py).
+# The environment notebooks are executed and validated with (see course/reproducibility.py).
 export TF_CPP_MIN_LOG_LEVEL := 3
 export TF_ENABLE_ONEDNN_OPTS := 0
 export OMP_NUM_THREADS := 1
@@ -38,9 +38,9 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation --editable .
 	@touch $@
 
-# The kernel's spec carries the course's numeric environment (course_lib/reproducibility.py).
-$(KERNEL): $(STAMP) course_lib/reproducibility.py
-	$(BIN)/python -m course_lib.reproducibility kernel > /dev/null
+# The kernel's spec carries the course's numeric environment (course/reproducibility.py).
+$(KERNEL): $(STAMP) course/reproducibility.py
+	$(BIN)/python -m course.reproducibility kernel > /dev/null
 
 kernel: $(KERNEL)
 
@@ -58,12 +58,12 @@ solutions: setup
 
 ## student: the learners' copies of the lessons in student/ (no solutions); existing copies are kept
 student: $(STAMP)
-	$(BIN)/python -m course_lib.grading student --out student
+	$(BIN)/python -m course.grading student --out student
 
 ## grade: make grade LESSON=02 SUBMISSIONS=path/to/folder-or.zip  ->  grading/work/02/gradebook.csv
 grade: setup
 	@test -n "$(LESSON)" -a -n "$(SUBMISSIONS)" || { echo "usage: make grade LESSON=02 SUBMISSIONS=folder-or.zip"; exit 2; }
-	$(BIN)/python -m course_lib.grading grade $(LESSON) "$(SUBMISSIONS)" --out grading/work/$(LESSON)
+	$(BIN)/python -m course.grading grade $(LESSON) "$(SUBMISSIONS)" --out grading/work/$(LESSON)
 
 ## test: set up if needed, then unit tests and nbval of every lesson
 ##   TOLERANT=1: compare lesson outputs with a tolerance (machines the numeric profile cannot pin: see README)

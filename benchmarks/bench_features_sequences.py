@@ -49,7 +49,7 @@ for _key, _value in {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_N
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-import course_lib  # noqa: E402
+import course  # noqa: E402
 from course_lib.coldstart import cold_start_split, evaluate_cold_start, evaluate_cold_user_ranking  # noqa: E402
 from course_lib.data import load_movielens  # noqa: E402
 from course_lib.evaluate import evaluate_full_ranking  # noqa: E402
@@ -160,7 +160,7 @@ def coldstart(ml, seeds) -> dict:
     }
     rows, ranking, support_rows, lambdas = {}, {}, {}, []
     for seed in seeds:
-        course_lib.setup(seed=seed, torch=True)
+        course.setup(seed=seed, torch=True)
         split = cold_start_split(ml.ratings, 0.1, 0.1, n_support=5, random_state=seed)
         fitted = {}
         for name, make in models.items():
@@ -221,7 +221,7 @@ def implicit(ml, seeds) -> dict:
 
     out = {}
     for seed in seeds:
-        course_lib.setup(seed=seed, torch=True)
+        course.setup(seed=seed, torch=True)
         split = cold_start_split(ml.ratings, 0.1, 0.1, n_support=5, random_state=seed)
         for name, feats in (("ID only, implicit (BCE)", ("user_id", "item_id")),
                             ("two-tower + features, implicit (BCE)", FeatureAware().features)):
@@ -265,13 +265,13 @@ def nextitem(ml, seeds, tune: bool) -> dict:
         for n in (1, 2, 3):
             validation[f"similar to last {n}"] = evaluate_next_item(LastItemKNN(n).fit(inner), val, 10)
         for name, kw in GRU_VARIANTS.items():
-            course_lib.setup(seed=seeds[0], torch=True)
+            course.setup(seed=seeds[0], torch=True)
             validation[f"GRU4Rec, {name}"] = evaluate_next_item(
                 GRU4Rec(random_state=seeds[0], **kw).fit(inner), val, 10)
             print(f"  validation {name}: {validation[f'GRU4Rec, {name}']}", flush=True)
     for seed in seeds:
         for name, make in models.items():
-            course_lib.setup(seed=seed, torch=True)
+            course.setup(seed=seed, torch=True)
             model, seconds = timed_fit(make(seed), train)
             res = dict(evaluate_next_item(model, test, 10), **{"fit (s)": seconds, "epochs": model.n_epochs_})
             out.setdefault(name, []).append(res)
@@ -287,7 +287,7 @@ def graph(ml, seeds) -> dict:
 
     out = {}
     for seed in seeds:
-        course_lib.setup(seed=seed, torch=True)
+        course.setup(seed=seed, torch=True)
         train, test = stratified_split(ml.ratings, 0.25, random_state=seed)
         for name, model in {"popularity": Popularity(), "BPR-MF": BPRMF(random_state=seed),
                             "LightGCN (K=3, 12 epochs)": LightGCN(n_layers=3, n_epochs=12, random_state=seed)}.items():

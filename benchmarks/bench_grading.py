@@ -1,4 +1,4 @@
-"""Wall time of grading 30 submissions of one lesson with ``course_lib.grading`` (the issue's bar: < 5 min).
+"""Wall time of grading 30 submissions of one lesson with ``course.grading`` (the issue's bar: < 5 min).
 
     .venv/bin/python benchmarks/bench_grading.py                  # lesson 02, 30 submissions, 2 at a time
     .venv/bin/python benchmarks/bench_grading.py --lesson 00 --n 30 --jobs 2
@@ -31,9 +31,9 @@ sys.path.insert(0, str(ROOT / "tests" / "fixtures" / "grading"))
 import nbformat  # noqa: E402
 from builders import WRONG_02, replace, solution, student  # noqa: E402
 
-from course_lib.grading.batch import grade  # noqa: E402
-from course_lib.grading.lesson import load_lesson  # noqa: E402
-from course_lib.grading.runner import Limits  # noqa: E402
+from course.grading.batch import grade  # noqa: E402
+from course.grading.lesson import load_lesson  # noqa: E402
+from course.grading.runner import Limits  # noqa: E402
 
 
 def main() -> None:

@@ -26,7 +26,7 @@ import benchlib  # noqa: E402
 
 from lessons import NOTEBOOKS, execute  # noqa: E402
 
-from course_lib.syllabus import ready_lessons  # noqa: E402
+from course.syllabus import ready_lessons  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "notebooks.json"
 

@@ -35,7 +35,7 @@ for _key, _value in {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_N
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-import course_lib  # noqa: E402
+import course  # noqa: E402
 from course_lib.data import load_movielens  # noqa: E402
 from course_lib.evaluate import evaluate_full_ranking, evaluate_ratings, evaluate_sampled  # noqa: E402
 from course_lib.models import BaselineOnly, Popularity  # noqa: E402
@@ -221,7 +221,7 @@ def main() -> None:
     parser.add_argument("--only", choices=["rating", "full", "items", "ncf"], action="append")
     args = parser.parse_args()
     sections = args.only or ["rating", "full", "items", "ncf"]
-    course_lib.setup(seed=0, torch=True, tensorflow=True)
+    course.setup(seed=0, torch=True, tensorflow=True)
     ratings = load_movielens("ml-100k").ratings
     out, choices = [], {}
     titles = {"rating": "Rating prediction, random 90/10 split (RMSE)",

@@ -149,10 +149,10 @@ def make_model(name: str):
     if name == "BPRMF":
         return BPRMF(random_state=0)
     if name.startswith("DotProduct"):
-        import course_lib
+        import course
         from course_lib.models.torch_models import DotProduct
 
-        course_lib.setup(seed=0, torch=True)
+        course.setup(seed=0, torch=True)
         objective = "bce" if "BCE" in name else "softmax"
         return DotProduct(objective=objective, n_factors=64, weight_decay=1e-4 if objective == "softmax" else 0,
                           batch_size=1024, lr=3e-3, n_epochs=1, validation=0.0, patience=None, progress=False,

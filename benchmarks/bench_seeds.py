@@ -87,9 +87,9 @@ def main() -> None:
 
     import bench_ranking  # the lead's model factories (softmax_dot, bpr_mf), so the models are built identically
 
-    import course_lib
+    import course
 
-    course_lib.setup(seed=0, torch=not args.no_torch)
+    course.setup(seed=0, torch=not args.no_torch)
     ratings = load_movielens("ml-100k").ratings
     choices, source = ranking_choices()
     hyper = {k: choices[k] for k in ("item-kNN", "EASE", "implicit ALS", "BPR-MF")}

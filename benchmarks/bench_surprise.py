@@ -121,9 +121,9 @@ def main() -> None:
     parser.add_argument("--no-neural", action="store_true", help="leave out the PyTorch/Keras dot products")
     args = parser.parse_args()
 
-    import course_lib
+    import course
 
-    course_lib.setup(seed=0, torch=not args.no_neural, tensorflow=not args.no_neural)
+    course.setup(seed=0, torch=not args.no_neural, tensorflow=not args.no_neural)
     course = dict(COURSE)
     course["BiasedMF tuned"] = tuned_biased_mf()
     if not args.no_neural:

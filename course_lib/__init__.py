@@ -1,27 +1,26 @@
-"""course_lib: the small, tested library behind the recsys-course lessons.
+"""course_lib: the small, tested recommender library behind the recsys-course lessons.
 
-Start every lesson with::
+The library, laid out as data flows through it: ``data`` (MovieLens, verified and cached, and the
+toy table) -> ``split`` -> ``interactions`` (ratings encoded once, shared by every model) ->
+``models`` (one contract, :mod:`course_lib.models.base`) -> ``evaluate`` (named protocols) and
+``metrics`` -> ``serving``. Also ``sampling`` (negatives), ``similarities``, ``features``,
+``sequences``, ``coldstart``, ``compare`` and ``nn_numpy`` (the from-scratch layers).
 
-    import course_lib
-    course_lib.setup(seed=42)
-
-Modules, named as the lessons name the ideas: ``data`` (MovieLens and the toy table),
-``split``, ``interactions`` (the encoded ratings), ``metrics``, ``evaluate``, ``models``,
-``plots`` and ``exercises`` (self-check helpers).
-
-``import course_lib`` loads nothing heavy (not even NumPy): the numeric profile of
-:mod:`course_lib.reproducibility` must be able to act before the numerical libraries load.
+The teaching side (``setup``, the syllabus, exercises, grading, plots) is the separate package
+``course``, which uses this one; this one never imports it.
 """
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-__all__ = ["environment_report", "setup", "versions", "__version__"]
+__version__ = "0.2.0"
+__all__ = ["__version__"]
+
+_MOVED = {"setup", "environment_report", "versions", "reproducibility", "syllabus", "exercises", "plots", "grading"}
 
 
 def __getattr__(name: str):
-    if name in ("environment_report", "setup", "versions"):
-        from . import reproducibility
-
-        return getattr(reproducibility, name)
+    if name in _MOVED:
+        raise AttributeError(
+            f"course_lib.{name} moved to the teaching package `course`: write `import course` and use "
+            f"course.{name} (a lesson starts with `import course; course.setup(seed=42)`)")
     raise AttributeError(f"module 'course_lib' has no attribute {name!r}")

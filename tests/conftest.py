@@ -1,7 +1,7 @@
 """Shared test fixtures. Notebooks under tests/ (grading fixtures) are data, not lessons.
 
 The course's numeric environment (threads, seeds and, on x86-64 with AVX2, the numeric profile of
-:mod:`course_lib.reproducibility`) is put in place here, before any test imports NumPy and before
+:mod:`course.reproducibility`) is put in place here, before any test imports NumPy and before
 nbval starts a kernel: ``pytest`` alone validates the lessons exactly as ``make test`` does.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 
-from course_lib.reproducibility import numeric_environment
+from course.reproducibility import numeric_environment
 
 os.environ.update(numeric_environment())
 if "numpy" in sys.modules:  # then only the kernels and subprocesses get the profile, not this process

@@ -138,7 +138,7 @@ def jupyterlab(tmp_path):
     env = dict(os.environ, JUPYTERLAB_SETTINGS_DIR=str(tmp_path / "settings"),
                JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"), JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"))
     root_flag = ["--allow-root"] if os.geteuid() == 0 else []
-    from course_lib.grading.lesson import write_student_versions
+    from course.grading.lesson import write_student_versions
 
     write_student_versions(tmp_path / "student", lessons=["00"])  # as `make student` does
     command = [str(jupyter), "lab", *root_flag, "--ServerApp.root_dir=student", FIRST_LESSON,
@@ -166,7 +166,7 @@ def test_jupyterlab_runs_the_first_lesson(jupyterlab, browser):
     committed = lesson.read_bytes()
     checkpoint = lesson.parent / ".ipynb_checkpoints" / f"{lesson.stem}-checkpoint.ipynb"
     had_checkpoint = checkpoint.exists()
-    setup_cell, report_cell = _first_code_cells(lesson, 2)  # course_lib.setup(...), environment_report()
+    setup_cell, report_cell = _first_code_cells(lesson, 2)  # course.setup(...), environment_report()
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     try:

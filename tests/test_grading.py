@@ -1,4 +1,4 @@
-"""Student versions and batch grading (course_lib.grading), on submissions built from lesson 02.
+"""Student versions and batch grading (course.grading), on submissions built from lesson 02.
 
 One batch of fixture submissions (tests/fixtures/grading/builders.py) is graded once per session:
 the solution scores full marks, the untouched student version 0, wrong answers partial marks,
@@ -24,12 +24,12 @@ sys.path.insert(0, str(ROOT / "tests" / "fixtures" / "grading"))
 
 from builders import build_submissions, solution, student  # noqa: E402
 
-from course_lib.grading.__main__ import main as cli_main  # noqa: E402
-from course_lib.grading.batch import grade  # noqa: E402
-from course_lib.grading.lesson import load_lesson, student_version, write_student_versions  # noqa: E402
-from course_lib.grading.runner import Limits, execute, write_kernelspec  # noqa: E402
-from course_lib.grading.submission import discover, extract_zip, prepare  # noqa: E402
-from course_lib.syllabus import ready_lessons  # noqa: E402
+from course.grading.__main__ import main as cli_main  # noqa: E402
+from course.grading.batch import grade  # noqa: E402
+from course.grading.lesson import load_lesson, student_version, write_student_versions  # noqa: E402
+from course.grading.runner import Limits, execute, write_kernelspec  # noqa: E402
+from course.grading.submission import discover, extract_zip, prepare  # noqa: E402
+from course.syllabus import ready_lessons  # noqa: E402
 
 LESSON = "02"
 READY = [lesson.file for lesson in ready_lessons()]
@@ -83,7 +83,7 @@ def test_student_version_holds_no_solution_and_no_hidden_test(file):
 def test_student_cli_writes_copies_and_keeps_a_learners_work(tmp_path):
     out = tmp_path / "student"
     cmd = ["student", "00", "--out", str(out)]
-    subprocess.run([sys.executable, "-m", "course_lib.grading", *cmd], check=True, cwd=ROOT, capture_output=True)
+    subprocess.run([sys.executable, "-m", "course.grading", *cmd], check=True, cwd=ROOT, capture_output=True)
     copy = out / "00_welcome.ipynb"
     assert copy.is_file() and (out / "README.md").is_file()
     nb = nbformat.read(copy, as_version=4)
@@ -230,7 +230,7 @@ def test_zip_of_student_folders(tmp_path, spec):
      "ok"),
 ])
 def test_precheck_of_odd_files(tmp_path, spec, content, status):
-    from course_lib.grading.submission import NotGraded, Submission
+    from course.grading.submission import NotGraded, Submission
 
     path = tmp_path / spec.file
     path.write_text(content)
@@ -248,7 +248,7 @@ def test_duplicated_test_cells_cannot_add_points(spec):
     nb = solution(spec)
     check = next(c for c in nb.cells if (c.metadata.get("nbgrader") or {}).get("grade_id") == "ex2_1_check")
     nb.cells.append(nbformat.from_dict(json.loads(json.dumps(check))))
-    from course_lib.grading.submission import restore
+    from course.grading.submission import restore
 
     restore(nb, spec)
     ids = [(c.metadata.get("nbgrader") or {}).get("grade_id") for c in nb.cells]

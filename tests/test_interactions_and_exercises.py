@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from course_lib.data import toy_ratings
-from course_lib.exercises import ExerciseError, check_array, check_close, check_equal
+from course.exercises import ExerciseError, check_array, check_close, check_equal
 from course_lib.interactions import Interactions, UnknownIdError
 
 

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 import nbcompare  # noqa: E402
 import portability  # noqa: E402
 
-from course_lib.reproducibility import NUMERIC_PROFILE, numeric_environment, profile_applies  # noqa: E402
+from course.reproducibility import NUMERIC_PROFILE, numeric_environment, profile_applies  # noqa: E402
 
 needs_profile = pytest.mark.skipif(not profile_applies(), reason="the numeric profile needs Linux x86-64 with AVX2")
 
@@ -40,8 +40,8 @@ def test_pytest_kernels_get_the_profile():
 
 @needs_profile
 def test_a_kernel_process_sees_the_profile_in_effect():
-    code = ("import course_lib, warnings; warnings.simplefilter('error'); "
-            "course_lib.setup(seed=0, torch=True); import torch; print(torch.backends.cpu.get_cpu_capability())")
+    code = ("import course, warnings; warnings.simplefilter('error'); "
+            "course.setup(seed=0, torch=True); import torch; print(torch.backends.cpu.get_cpu_capability())")
     out = subprocess.run([sys.executable, "-c", code], env=dict(os.environ), capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "AVX2"
@@ -50,7 +50,7 @@ def test_a_kernel_process_sees_the_profile_in_effect():
 @needs_profile
 def test_setup_warns_in_a_kernel_started_without_the_profile():
     env = {k: v for k, v in os.environ.items() if k not in NUMERIC_PROFILE}
-    code = "import numpy, course_lib; course_lib.setup(seed=0)"
+    code = "import numpy, course; course.setup(seed=0)"
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert out.returncode == 0
     assert "without the course's numeric profile" in out.stderr and "NPY_ENABLE_CPU_FEATURES" in out.stderr
@@ -58,14 +58,14 @@ def test_setup_warns_in_a_kernel_started_without_the_profile():
 
 def test_the_profile_can_be_turned_off():
     env = dict(os.environ, COURSE_NUMERIC_PROFILE="native")
-    code = "from course_lib.reproducibility import numeric_environment as e; print(sorted(e()))"
+    code = "from course.reproducibility import numeric_environment as e; print(sorted(e()))"
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert "ATEN_CPU_CAPABILITY" not in out.stdout and "OMP_NUM_THREADS" in out.stdout
 
 
 @needs_profile
 def test_the_course_kernel_spec_carries_the_profile(tmp_path):
-    from course_lib.reproducibility import install_kernel
+    from course.reproducibility import install_kernel
 
     path = Path(install_kernel(prefix=str(tmp_path)))
     spec = json.loads((path / "kernel.json").read_text())
@@ -77,8 +77,8 @@ def test_the_course_kernel_spec_carries_the_profile(tmp_path):
 TRAIN = textwrap.dedent("""
     import hashlib, warnings
     warnings.simplefilter("ignore")
-    import course_lib
-    course_lib.setup(seed=0, torch=True)
+    import course
+    course.setup(seed=0, torch=True)
     import torch
     net = torch.nn.Sequential(torch.nn.Linear(64, 256), torch.nn.ReLU(), torch.nn.Linear(256, 1))
     opt = torch.optim.Adam(net.parameters(), lr=1e-2)

@@ -16,7 +16,7 @@ from packaging.requirements import Requirement
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 
-from course_lib.syllabus import LESSONS, ready_lessons  # noqa: E402
+from course.syllabus import LESSONS, ready_lessons  # noqa: E402
 
 LESSON_PATHS = [ROOT / "notebooks" / lesson.file for lesson in ready_lessons()]
 
@@ -118,7 +118,7 @@ def test_lesson_navigation_and_exercise_metadata_are_current(path):
 def test_lesson_starts_with_the_setup_cell(path):
     nb = json.loads(path.read_text())
     first_code = next("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
-    assert "course_lib.setup(seed=" in first_code
+    assert "course.setup(seed=" in first_code
 
 
 def test_frameworks_stay_in_their_rooms():

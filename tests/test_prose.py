@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from course_lib.syllabus import ready_lessons
+from course.syllabus import ready_lessons
 
 ROOT = Path(__file__).resolve().parents[1]
 LESSON_PATHS = [ROOT / "notebooks" / lesson.file for lesson in ready_lessons()]

@@ -6,7 +6,7 @@ The notebooks are rendered as committed (nothing is executed) with nbconvert's H
 the "course" template of tools/site_assets/templates (JupyterLab's look, plus a navigation bar
 between lessons). Links between lessons (``NN_x.ipynb``) become links between pages
 (``NN_x.html``), and ``index.html`` is the syllabus, generated from
-``course_lib.syllabus.ready_lessons()``.
+``course.syllabus.ready_lessons()``.
 
 Math is typeset in the reader's browser by MathJax 2.7, the version nbconvert's templates are
 written for, copied at build time from the ``jupyter-server-mathjax`` package (pinned in
@@ -35,7 +35,7 @@ NOTEBOOKS = ROOT / "notebooks"
 ASSETS = Path(__file__).resolve().parent / "site_assets"
 sys.path.insert(0, str(ROOT))
 
-from course_lib.syllabus import LESSONS, Lesson, ready_lessons  # noqa: E402
+from course.syllabus import LESSONS, Lesson, ready_lessons  # noqa: E402
 
 COURSE_TITLE = "Deep learning for recommender systems"
 MARKER = ".course-site"  # marks a folder this script built, so it may be replaced safely
@@ -109,7 +109,7 @@ def render_lesson(exporter, lesson: Lesson, previous: Lesson | None, following: 
                   notebooks: Path) -> str:
     import nbformat
 
-    from course_lib.grading.lesson import student_version
+    from course.grading.lesson import student_version
 
     # published as learners receive it: no solution code, no hidden tests
     nb = student_version(nbformat.read(notebooks / lesson.file, as_version=4))

@@ -7,7 +7,7 @@
     python tools/lessons.py readme                   # rewrite the README's syllabus table
 
 ``make notebooks`` runs ``refresh`` on every lesson. Executing here uses the same environment
-variables as ``make test`` (``course_lib.reproducibility.numeric_environment()``: threads, seeds
+variables as ``make test`` (``course.reproducibility.numeric_environment()``: threads, seeds
 and the numeric profile), so committed outputs match what nbval re-computes in CI.
 
 Exercise markers (see CONTRIBUTING.md) become nbgrader cell metadata:
@@ -33,8 +33,8 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 sys.path.insert(0, str(ROOT))
 
-from course_lib.reproducibility import numeric_environment  # noqa: E402
-from course_lib.syllabus import LESSONS, ready_lessons  # noqa: E402
+from course.reproducibility import numeric_environment  # noqa: E402
+from course.syllabus import LESSONS, ready_lessons  # noqa: E402
 
 KERNELSPEC = {"name": "recsys-course", "display_name": "Python 3 (recsys-course)", "language": "python"}
 EXERCISE_HEADING = re.compile(r"^#{2,4}\s*Exercise\s+(\d+)\.(\d+)")
@@ -202,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     for path in _targets(args.notebooks):
         if path.name not in known:
-            print(f"{path.name}: not in course_lib/syllabus.py's LESSONS; add it there first")
+            print(f"{path.name}: not in course/syllabus.py's LESSONS; add it there first")
             status = 1
             continue
         if args.command in ("refresh", "tidy"):

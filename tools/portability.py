@@ -8,7 +8,7 @@
     make check-portability                             # the full matrix with the control
 
 Each (setting, lesson) is executed from a fresh kernel with the course's kernel environment
-(:func:`course_lib.reproducibility.numeric_environment`) plus the setting's variables, and every
+(:func:`course.reproducibility.numeric_environment`) plus the setting's variables, and every
 compared cell is checked against the committed notebook with nbval's rules (``tools/nbcompare.py``).
 Cells are numbered as nbval numbers them (``Cell N`` = the N-th code cell).
 
@@ -49,8 +49,8 @@ SHIM_DIR = ROOT / ".home" / "portability"
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools"))
 
-from course_lib.reproducibility import NUMERIC_PROFILE, numeric_environment, profile_applies  # noqa: E402
-from course_lib.syllabus import ready_lessons  # noqa: E402
+from course.reproducibility import NUMERIC_PROFILE, numeric_environment, profile_applies  # noqa: E402
+from course.syllabus import ready_lessons  # noqa: E402
 
 SHIM_SOURCE = """\
 /* Answer Intel MKL's vendor check with "Intel": MKL then dispatches as on an Intel CPU. */
@@ -158,7 +158,7 @@ def check(lessons, settings, *, control: bool = False, timeout: int = 900, verbo
 PROBE = r"""
 import hashlib, sys
 import numpy as np
-import course_lib.reproducibility as R
+import course.reproducibility as R
 R._LAZY = ()  # setup() would otherwise set the lazily-read pins itself, hiding what each one does
 import warnings; warnings.simplefilter("ignore")
 R.setup(seed=42, torch=True, tensorflow=True)

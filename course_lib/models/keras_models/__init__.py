@@ -1,7 +1,7 @@
 """Keras 3 (TensorFlow backend) recommenders: the dot-product model and NeuMF.
 
 Importing this package imports Keras and TensorFlow (``course_lib.models`` itself never does).
-Call ``course_lib.setup(seed, tensorflow=True)`` first so the run is deterministic.
+Call ``course.setup(seed, tensorflow=True)`` first so the run is deterministic.
 """
 
 from __future__ import annotations

@@ -195,7 +195,7 @@ def setup(seed: int = 42, *, torch: bool = False, tensorflow: bool = False, thre
             "this kernel was started without the course's numeric profile, so its results may differ "
             "from the committed outputs in the last digits: " + "; ".join(problems) + ". Use the kernel "
             "'Python 3 (recsys-course)' (make lab installs it), or start Jupyter with the variables printed "
-            "by `python -m course_lib.reproducibility env`.", RuntimeWarning, stacklevel=2)
+            "by `python -m course.reproducibility env`.", RuntimeWarning, stacklevel=2)
 
 
 #: Packages every lesson relies on (the distribution name, and the module to import).
@@ -268,11 +268,11 @@ def install_kernel(prefix: str | None = None) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m course_lib.reproducibility env | kernel | check``."""
+    """``python -m course.reproducibility env | kernel | check``."""
     import argparse
     import shlex
 
-    parser = argparse.ArgumentParser(prog="python -m course_lib.reproducibility", description=main.__doc__)
+    parser = argparse.ArgumentParser(prog="python -m course.reproducibility", description=main.__doc__)
     parser.add_argument("command", choices=["env", "kernel", "check"],
                         help="env: print the kernel environment as KEY=VALUE lines; kernel: install the course "
                              "kernel with it; check: report what of the profile is not in effect here")

@@ -1,4 +1,4 @@
-"""A resource-limited IPython kernel for grading: ``python -m course_lib.grading.kernel -f CONN``.
+"""A resource-limited IPython kernel for grading: ``python -m course.grading.kernel -f CONN``.
 
 The launcher applies ``setrlimit`` limits and trims the environment, then starts ``ipykernel``
 in the same process, so the limits hold for the student's code and for every process it starts.
@@ -22,7 +22,7 @@ What is NOT isolated (use containers, e.g. nbgrader or otter inside Docker, for 
       (with solutions), other submissions and the gradebook, and write anywhere that user can;
     * the network, and the number of processes or threads it starts;
     * the test namespace: tests run in the student's namespace, so code that monkeypatches
-      ``course_lib.exercises``, NumPy or IPython's error display can make failing tests pass.
+      ``course.exercises``, NumPy or IPython's error display can make failing tests pass.
       Read the graded notebooks (``graded/``) of surprising scores.
 """
 

@@ -1,7 +1,7 @@
 """Student versions of the lessons and robust batch grading of submitted notebooks.
 
-    python -m course_lib.grading student [--out student/]            # learners' copies, no solutions
-    python -m course_lib.grading grade LESSON SUBMISSIONS --out DIR  # gradebook.csv + feedback/*.html
+    python -m course.grading student [--out student/]            # learners' copies, no solutions
+    python -m course.grading grade LESSON SUBMISSIONS --out DIR  # gradebook.csv + feedback/*.html
 
 The grader reads the nbgrader cell metadata that ``tools/lessons.py`` writes into the master
 lessons (grade ids ``exN_M_answer``/``_check``/``_hidden``, ``points``) and scores each graded
@@ -11,7 +11,7 @@ cell all or nothing: it passes when it runs without raising. It does not use nbg
   grading metadata present, test cells intact). Locked cells are restored from the master, the
   way nbgrader's ``OverwriteCells`` does, and deleted test cells are put back;
 * each submission runs in its own grading subprocess, which starts a fresh kernel through
-  :mod:`course_lib.grading.kernel` (address-space, CPU-time and file-size limits set with
+  :mod:`course.grading.kernel` (address-space, CPU-time and file-size limits set with
   ``setrlimit`` before ``ipykernel`` starts), with a per-cell timeout. When a cell times out or
   the kernel dies, the kernel is stopped and the notebook re-run in a fresh kernel without that
   cell, so the other exercises are still graded; scores come from the kernel's execute replies;
@@ -19,7 +19,7 @@ cell all or nothing: it passes when it runs without raising. It does not use nbg
   ``status`` and ``detail``. ``status`` is ``ok`` or a ``; ``-separated list of what happened;
   a submission that could not be graded has an empty ``total`` (never a silent 0).
 
-What is isolated and what is not is documented in :mod:`course_lib.grading.kernel`.
+What is isolated and what is not is documented in :mod:`course.grading.kernel`.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ __all__ = ["LessonSpec", "load_lesson", "student_version", "write_student_versio
 
 
 def __getattr__(name: str):
-    # Lazy, so that the grading kernel's launcher (course_lib.grading.kernel) starts without
+    # Lazy, so that the grading kernel's launcher (course.grading.kernel) starts without
     # importing nbformat: every second counts when 30 kernels start one after the other.
     if name in __all__:
         from . import lesson

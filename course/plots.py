@@ -9,7 +9,7 @@ PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F
 
 
 def use_course_style() -> None:
-    """Apply the course's matplotlib defaults (called by :func:`course_lib.setup`)."""
+    """Apply the course's matplotlib defaults (called by :func:`course.setup`)."""
     mpl.rcParams.update({
         "figure.figsize": (6.4, 4.0),
         "figure.dpi": 100,

@@ -48,10 +48,10 @@ def _kernel_cpu(client: NotebookClient) -> float:
 
 
 def write_kernelspec(folder: Path, limits: Limits) -> Path:
-    """A kernel spec whose argv starts :mod:`course_lib.grading.kernel` with the limits."""
+    """A kernel spec whose argv starts :mod:`course.grading.kernel` with the limits."""
     spec_dir = folder / KERNEL_NAME
     spec_dir.mkdir(parents=True, exist_ok=True)
-    spec = {"argv": [sys.executable, "-m", "course_lib.grading.kernel",
+    spec = {"argv": [sys.executable, "-m", "course.grading.kernel",
                      "--memory-mb", str(limits.memory_mb), "--cpu-seconds", str(limits.cpu_seconds),
                      "-f", "{connection_file}"],
             "display_name": "recsys-course grading (limited)", "language": "python"}

@@ -1,4 +1,4 @@
-"""Command line: ``python -m course_lib.grading student|grade ...`` (see ``--help``)."""
+"""Command line: ``python -m course.grading student|grade ...`` (see ``--help``)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def main(argv: list[str] | None = None) -> int:
         from .batch import _worker
 
         return _worker(argv[1])
-    parser = argparse.ArgumentParser(prog="python -m course_lib.grading",
+    parser = argparse.ArgumentParser(prog="python -m course.grading",
                                      description="Student versions of the lessons and batch grading.")
     sub = parser.add_subparsers(dest="command", required=True)
     st = sub.add_parser("student", help="write the learners' copies of every ready lesson (no solutions)")

@@ -93,7 +93,7 @@ def _run_worker(spec: LessonSpec, sub: Submission, out: Path, limits: Limits, wa
     job.write_text(json.dumps({"lesson": str(spec.path), "student": sub.student, "files": [str(p) for p in sub.files],
                                "others": sub.others, "out": str(out), "result": str(res), "limits": asdict(limits)}))
     base = {"student": sub.student, "points": None, "total": None, "max": spec.max_points, "records": []}
-    proc = subprocess.Popen([sys.executable, "-m", "course_lib.grading", "_worker", str(job)],
+    proc = subprocess.Popen([sys.executable, "-m", "course.grading", "_worker", str(job)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     try:
         _, err = proc.communicate(timeout=wall)
