@@ -20,6 +20,19 @@ Layout differences the copies take care of:
   stacks z, r, h, transposed, with ``bias`` of shape (2, 3H) = [b_x; b_h] when ``reset_after=True``
   and (3H,) = b_x + b_h when ``reset_after=False`` (which PyTorch does not offer).
 
+* **MultiHeadAttention**: NumPy ``W_Q``, ``W_K``, ``W_V`` (h*d_k or h*d_v, in), ``W_O`` (out, h*d_v), in
+  ``q_proj`` ... ``out_proj``; PyTorch ``nn.MultiheadAttention`` stacks ``in_proj_weight`` = [W_Q; W_K; W_V]
+  (or ``q_proj_weight`` ... when ``kdim``/``vdim`` differ from ``embed_dim``), ``in_proj_bias``, ``out_proj``,
+  and needs h*d_k = h*d_v = query width = output width; Keras ``query``/``key``/``value`` kernels
+  (in, h, d_k) = ``W.T`` reshaped, biases (h, d_k), ``attention_output`` kernel (h, d_v, out) and bias.
+  Masks: PyTorch's boolean ``attn_mask`` and ``key_padding_mask`` are ``True`` where attention is
+  *forbidden*, the opposite of the NumPy layers and of Keras (see :func:`torch_attn_mask`).
+* **LayerNorm**: ``gamma``, ``beta`` = PyTorch ``weight``, ``bias`` = Keras ``gamma``, ``beta``; the copy
+  keeps ``eps`` (defaults differ: PyTorch 1e-5, Keras 1e-3).
+* **TransformerBlock** (layouts ``"pre_ln"`` and ``"post_ln"``): ``nn.TransformerEncoderLayer`` with
+  ``norm_first`` = pre-LN, ``dim_feedforward`` = d_ff, ``dropout=0``, ReLU; ``linear1``/``linear2`` = the
+  FFN's two Dense layers, ``norm1``/``norm2``. Keras has no such layer.
+
 Padding that is an int or a pair becomes an explicit zero-padding layer in front of a ``valid``
 convolution; ``"same"`` becomes Keras's ``padding="same"`` (and explicit padding in PyTorch,
 which supports ``"same"`` only with stride 1).
@@ -29,12 +42,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from .attention import MultiHeadAttention
 from .conv import Conv1D, Conv2D, MaxPool1D, MaxPool2D, resolve_padding
 from .dense import MLP, Dense
 from .embedding import Embedding
+from .normalization import LayerNorm
+from .positional import LearnedPositionalEmbedding
 from .recurrent import GRU, LSTM, SimpleRNN
+from .transformer import TransformerBlock
 
-__all__ = ["to_torch", "to_keras", "from_torch", "from_keras", "channels_last", "channels_first", "gru_keras_order"]
+__all__ = ["to_torch", "to_keras", "from_torch", "from_keras", "channels_last", "channels_first", "gru_keras_order",
+           "torch_attn_mask"]
 
 
 def channels_last(x) -> np.ndarray:
@@ -55,6 +73,46 @@ def gru_keras_order(units: int) -> np.ndarray:
 
 def _f32(a) -> np.ndarray:
     return np.ascontiguousarray(a, dtype=np.float32)
+
+
+def torch_attn_mask(mask, num_heads: int = 1):
+    """A NumPy-layer mask as ``nn.MultiheadAttention``'s ``attn_mask`` (a ``torch.Tensor``).
+
+    Boolean masks are negated (here ``True`` = may attend; PyTorch's ``True`` = may not); float masks
+    are added in both, so they pass unchanged. (T_q, T_k) stays; (N, T_q, T_k) is repeated per head to
+    PyTorch's (N*num_heads, T_q, T_k). For padding use ``key_padding_mask=torch.from_numpy(~valid)``.
+    """
+    import torch
+
+    m = np.asarray(mask)
+    if m.dtype == bool:
+        m = ~m
+    elif m.dtype.kind != "f":
+        raise TypeError(f"mask must be boolean (True = may attend) or float (added), got dtype {m.dtype}")
+    if m.ndim == 3:
+        if m.shape[1] == 1:
+            raise ValueError("PyTorch's attn_mask needs (N*num_heads, T_q, T_k); a (N, 1, T_k) padding mask "
+                             "goes in key_padding_mask=~valid instead")
+        m = np.repeat(m, num_heads, axis=0)
+    elif m.ndim != 2:
+        raise ValueError(f"mask must have shape (T_q, T_k) or (N, T_q, T_k), got {m.shape}")
+    return torch.from_numpy(np.ascontiguousarray(m))
+
+
+def _torch_mha_shape(layer: MultiHeadAttention) -> tuple[int, int]:
+    E, h = layer.q_proj.in_features, layer.num_heads
+    widths = {"h*d_k": layer.q_proj.out_features, "h*d_v": layer.v_proj.out_features,
+              "out_features": layer.out_proj.out_features}
+    if any(w != E for w in widths.values()):
+        raise ValueError(f"torch.nn.MultiheadAttention needs h*d_k = h*d_v = out_features = the query width {E}; "
+                         f"this layer has {widths} (Keras's MultiHeadAttention allows them: use to_keras)")
+    _default_scale(layer, "PyTorch")
+    return E, h
+
+
+def _default_scale(layer: MultiHeadAttention, framework: str) -> None:
+    if layer.scale is not None and not np.isclose(layer.scale, 1 / np.sqrt(layer.key_dim)):
+        raise ValueError(f"{framework} scales the scores by 1/sqrt(d_k); this layer uses scale={layer.scale}")
 
 
 def _static_padding(layer, kind: str, ndim: int):
@@ -122,6 +180,41 @@ def to_torch(layer):
         emb = nn.Embedding(*layer.E.shape)
         _copy(emb.weight, layer.E)
         return emb
+    if isinstance(layer, MultiHeadAttention):
+        E, h = _torch_mha_shape(layer)
+        mha = nn.MultiheadAttention(E, h, bias=True, kdim=layer.k_proj.in_features, vdim=layer.v_proj.in_features,
+                                    batch_first=True)
+        _copy_torch_mha(mha, layer)
+        return mha
+    if isinstance(layer, LayerNorm):
+        norm = nn.LayerNorm(layer.features, eps=layer.eps)
+        _copy(norm.weight, layer.gamma)
+        _copy(norm.bias, layer.beta)
+        return norm
+    if isinstance(layer, LearnedPositionalEmbedding):
+        return to_torch(layer.table)
+    if isinstance(layer, TransformerBlock):
+        if layer.layout == "sasrec_code":
+            raise ValueError("no PyTorch module computes the 'sasrec_code' layout (query normalised, keys and "
+                             "values not, residual from the normalised input); compose it from "
+                             "to_torch(block.attention), to_torch(block.norm1) ... "
+                             "as tests/test_nn_numpy_attention.py does")
+        if layer.norm1.eps != layer.norm2.eps:
+            raise ValueError(f"nn.TransformerEncoderLayer has one layer_norm_eps; this block's norms use "
+                             f"{layer.norm1.eps} and {layer.norm2.eps}")
+        E, h = _torch_mha_shape(layer.attention)
+        lin1, lin2 = layer.ffn.layers
+        enc = nn.TransformerEncoderLayer(E, h, dim_feedforward=lin1.out_features, dropout=0.0, activation="relu",
+                                         layer_norm_eps=layer.norm1.eps, batch_first=True,
+                                         norm_first=layer.layout == "pre_ln")
+        _copy_torch_mha(enc.self_attn, layer.attention)
+        for mod, lay in ((enc.linear1, lin1), (enc.linear2, lin2)):
+            _copy(mod.weight, lay.W)
+            _copy(mod.bias, lay.b)
+        for mod, norm in ((enc.norm1, layer.norm1), (enc.norm2, layer.norm2)):
+            _copy(mod.weight, norm.gamma)
+            _copy(mod.bias, norm.beta)
+        return enc
     if isinstance(layer, (SimpleRNN, LSTM, GRU)):
         d, H = layer.input_features, layer.units
         if isinstance(layer, SimpleRNN):
@@ -139,6 +232,19 @@ def to_torch(layer):
         _copy(mod.bias_hh_l0, b_hh)
         return mod
     raise TypeError(f"no PyTorch equivalent for {type(layer).__name__}")
+
+
+def _copy_torch_mha(mha, layer: MultiHeadAttention) -> None:
+    q, k, v = layer.q_proj, layer.k_proj, layer.v_proj
+    if mha._qkv_same_embed_dim:
+        _copy(mha.in_proj_weight, np.concatenate([q.W, k.W, v.W]))
+    else:
+        _copy(mha.q_proj_weight, q.W)
+        _copy(mha.k_proj_weight, k.W)
+        _copy(mha.v_proj_weight, v.W)
+    _copy(mha.in_proj_bias, np.concatenate([q.b, k.b, v.b]))
+    _copy(mha.out_proj.weight, layer.out_proj.W)
+    _copy(mha.out_proj.bias, layer.out_proj.b)
 
 
 # ------------------------------------------------------------------------------------------ Keras
@@ -160,7 +266,8 @@ def to_keras(layer):
     """A Keras layer or ``keras.Sequential`` (float32) computing what ``layer`` computes.
 
     Convolution and pooling copies take channels-last inputs (see :func:`channels_last`).
-    Recurrent copies return all hidden states (``return_sequences=True``).
+    Recurrent copies return all hidden states (``return_sequences=True``). A ``MultiHeadAttention``
+    copy is called ``mha(query, value, key, attention_mask=mask)`` (Keras's argument order).
     """
     import keras
 
@@ -207,6 +314,28 @@ def to_keras(layer):
         rnn.build((None, None, layer.input_features))
         rnn.set_weights([_f32(layer.W_x.T), _f32(layer.W_h.T), _f32(layer.b)])
         return rnn
+    if isinstance(layer, MultiHeadAttention):
+        _default_scale(layer, "Keras")
+        h, d_k, d_v = layer.num_heads, layer.key_dim, layer.value_dim
+        d_q, d_out = layer.q_proj.in_features, layer.out_proj.out_features
+        mha = L.MultiHeadAttention(h, d_k, value_dim=d_v, output_shape=None if d_out == d_q else d_out)
+        mha.build((None, None, d_q), (None, None, layer.v_proj.in_features), (None, None, layer.k_proj.in_features))
+        weights = []
+        for proj, d in ((layer.q_proj, d_k), (layer.k_proj, d_k), (layer.v_proj, d_v)):
+            weights += [proj.W.T.reshape(proj.in_features, h, d), proj.b.reshape(h, d)]
+        weights += [layer.out_proj.W.T.reshape(h, d_v, d_out), layer.out_proj.b]
+        mha.set_weights([_f32(w) for w in weights])
+        return mha
+    if isinstance(layer, LayerNorm):
+        norm = L.LayerNormalization(epsilon=layer.eps)
+        norm.build((None, layer.features))
+        norm.set_weights([_f32(layer.gamma), _f32(layer.beta)])
+        return norm
+    if isinstance(layer, LearnedPositionalEmbedding):
+        return to_keras(layer.table)
+    if isinstance(layer, TransformerBlock):
+        raise TypeError("Keras has no transformer-block layer; compose to_keras(block.attention), "
+                        "to_keras(block.norm1), to_keras(block.ffn) and to_keras(block.norm2)")
     if isinstance(layer, GRU):
         idx = gru_keras_order(layer.units)
         rnn = L.GRU(layer.units, return_sequences=True, reset_after=layer.reset_after)
@@ -225,7 +354,8 @@ def _np(t) -> np.ndarray:
 
 def from_torch(module):
     """The NumPy layer equal to a PyTorch ``Linear``, ``Sequential`` of ``Linear`` and activations,
-    ``Conv1d``, ``Conv2d``, ``Embedding``, or single-layer unidirectional ``RNN`` (tanh), ``LSTM``, ``GRU``."""
+    ``Conv1d``, ``Conv2d``, ``Embedding``, single-layer unidirectional ``RNN`` (tanh), ``LSTM``, ``GRU``,
+    ``MultiheadAttention``, ``LayerNorm`` or ``TransformerEncoderLayer`` (ReLU)."""
     import torch.nn as tnn
 
     acts = {tnn.ReLU: "relu", tnn.Sigmoid: "sigmoid", tnn.Tanh: "tanh", tnn.Softmax: "softmax"}
@@ -254,6 +384,22 @@ def from_torch(module):
                       dilation=module.dilation)
     if isinstance(module, tnn.Embedding):
         return Embedding(_np(module.weight))
+    if isinstance(module, tnn.MultiheadAttention):
+        return _mha_from_torch(module)
+    if isinstance(module, tnn.LayerNorm):
+        if len(module.normalized_shape) != 1:
+            raise ValueError(f"LayerNorm normalises the last axis only; this one normalises {module.normalized_shape}")
+        d = module.normalized_shape[0]
+        gamma = _np(module.weight) if module.weight is not None else np.ones(d)
+        beta = _np(module.bias) if module.bias is not None else np.zeros(d)
+        return LayerNorm(gamma, beta, eps=module.eps)
+    if isinstance(module, tnn.TransformerEncoderLayer):
+        if getattr(module, "activation_relu_or_gelu", 0) != 1:
+            raise ValueError("the NumPy TransformerBlock's feed-forward network uses ReLU; this layer does not")
+        ffn = MLP([from_torch(module.linear1), from_torch(module.linear2)])
+        ffn.layers[0].activation = "relu"
+        return TransformerBlock(_mha_from_torch(module.self_attn), ffn, from_torch(module.norm1),
+                                from_torch(module.norm2), layout="pre_ln" if module.norm_first else "post_ln")
     if isinstance(module, (tnn.RNN, tnn.LSTM, tnn.GRU)):
         if module.num_layers != 1 or module.bidirectional or getattr(module, "proj_size", 0):
             raise ValueError("from_torch copies single-layer, unidirectional recurrent modules only")
@@ -269,9 +415,24 @@ def from_torch(module):
     raise TypeError(f"no NumPy equivalent for {type(module).__name__}")
 
 
+def _mha_from_torch(module) -> MultiHeadAttention:
+    if module.bias_k is not None or module.add_zero_attn:
+        raise ValueError("from_torch copies nn.MultiheadAttention without add_bias_kv and add_zero_attn only")
+    E = module.embed_dim
+    if module._qkv_same_embed_dim:
+        W_Q, W_K, W_V = np.split(_np(module.in_proj_weight), 3)
+    else:
+        W_Q, W_K, W_V = (_np(module.q_proj_weight), _np(module.k_proj_weight), _np(module.v_proj_weight))
+    b = _np(module.in_proj_bias) if module.in_proj_bias is not None else np.zeros(3 * E)
+    b_O = _np(module.out_proj.bias) if module.out_proj.bias is not None else np.zeros(E)
+    b_Q, b_K, b_V = np.split(b, 3)
+    return MultiHeadAttention(W_Q, b_Q, W_K, b_K, W_V, b_V, _np(module.out_proj.weight), b_O, module.num_heads)
+
+
 def from_keras(layer):
     """The NumPy layer equal to a Keras ``Dense``, ``Sequential`` of ``Dense``, ``Conv1D``, ``Conv2D``,
-    ``Embedding``, ``SimpleRNN``, ``LSTM`` or ``GRU`` (default activations), built with its weights."""
+    ``Embedding``, ``SimpleRNN``, ``LSTM``, ``GRU`` (default activations), ``MultiHeadAttention`` or
+    ``LayerNormalization``, built with its weights."""
     import keras
 
     L = keras.layers
@@ -299,6 +460,24 @@ def from_keras(layer):
                       dilation=tuple(layer.dilation_rate))
     if isinstance(layer, L.Embedding):
         return Embedding(weights[0])
+    if isinstance(layer, L.MultiHeadAttention):
+        if layer._attention_axes not in (None, (1,)) or weights[-2 if layer._use_bias else -1].ndim != 3:
+            raise ValueError("from_keras copies MultiHeadAttention over the time axis with a vector output only")
+        if layer._use_bias:
+            qk, qb, kk, kb, vk, vb, ok, ob = weights
+        else:
+            qk, kk, vk, ok = weights
+            qb, kb, vb, ob = (np.zeros(qk.shape[1:]), np.zeros(kk.shape[1:]), np.zeros(vk.shape[1:]),
+                              np.zeros(ok.shape[-1]))
+        flat = [(w.reshape(w.shape[0], -1).T, b.reshape(-1)) for w, b in ((qk, qb), (kk, kb), (vk, vb))]
+        return MultiHeadAttention(*flat[0], *flat[1], *flat[2], ok.reshape(-1, ok.shape[-1]).T, ob, layer.num_heads)
+    if isinstance(layer, L.LayerNormalization):
+        if list(np.atleast_1d(layer.axis)) != [-1] or getattr(layer, "rms_scaling", False):
+            raise ValueError("from_keras copies LayerNormalization(axis=-1) without rms_scaling only")
+        d = (layer.gamma if layer.scale else layer.beta).shape[0]
+        gamma = np.asarray(layer.gamma, dtype=np.float64) if layer.scale else np.ones(d)
+        beta = np.asarray(layer.beta, dtype=np.float64) if layer.center else np.zeros(d)
+        return LayerNorm(gamma, beta, eps=layer.epsilon)
     if isinstance(layer, (L.SimpleRNN, L.LSTM, L.GRU)):
         cell = layer.cell
         act = getattr(cell.activation, "__name__", "")
