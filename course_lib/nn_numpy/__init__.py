@@ -15,6 +15,8 @@ from .activations import ACTIVATIONS, activation_backward, linear, relu, sigmoid
 from .attention import (MultiHeadAttention, ScaledDotProductAttention, additive_mask, causal_mask, masked_softmax,
                         masked_softmax_backward, merge_heads, padding_mask, scaled_dot_product_attention,
                         scaled_dot_product_attention_backward, split_heads)
+from .crossing import (CrossLayer, CrossNetwork, FactorizationMachine, FMInteraction, fm_pairwise,
+                       fm_pairwise_naive)
 from .conv import (Conv1D, Conv2D, MaxPool1D, MaxPool2D, conv1d, conv2d, conv_output_length, max_pool1d,
                    max_pool2d, resolve_padding)
 from .dense import MLP, Dense
@@ -37,5 +39,6 @@ __all__ = [
     "GRU", "LSTM", "SimpleRNN", "MultiHeadAttention", "ScaledDotProductAttention", "additive_mask", "causal_mask",
     "masked_softmax", "masked_softmax_backward", "merge_heads", "padding_mask", "scaled_dot_product_attention",
     "scaled_dot_product_attention_backward", "split_heads", "LayerNorm", "LearnedPositionalEmbedding",
-    "sinusoidal_positions", "TransformerBlock",
+    "sinusoidal_positions", "TransformerBlock", "CrossLayer", "CrossNetwork", "FactorizationMachine", "FMInteraction",
+    "fm_pairwise", "fm_pairwise_naive",
 ]
