@@ -64,12 +64,16 @@ NUMERIC_PROFILE = {
     "NUMBA_CPU_FEATURES": "",
     # The course computes on the CPU: a GPU would round differently again.
     "CUDA_VISIBLE_DEVICES": "",
+    # faiss: the per-ISA module of builds that ship one (case-sensitive); a no-op for the 1.15.1 wheel.
+    "FAISS_OPT_LEVEL": "AVX2",
+    # faiss 1.15.1's run-time SIMD dispatch, read when faiss loads: AVX2 kernels, not AVX-512.
+    "FAISS_SIMD_LEVEL": "AVX2",
 }
 
 #: Variables of the profile that the libraries read lazily (when first used), so that
 #: :func:`setup` can still set them in a kernel started without the profile.
 _LAZY = ("ATEN_CPU_CAPABILITY", "MKL_CBWR", "MKL_DYNAMIC", "ONEDNN_MAX_CPU_ISA", "FBGEMM_ENABLE_INSTRUCTIONS",
-         "CUDA_VISIBLE_DEVICES")
+         "CUDA_VISIBLE_DEVICES", "FAISS_OPT_LEVEL", "FAISS_SIMD_LEVEL")
 
 
 def _cpu_flags() -> set[str]:
