@@ -9,7 +9,8 @@ from one of three places, in this order:
 2. GroupLens's download site, https://files.grouplens.org/datasets/movielens/.
 
 Everything is written into a temporary folder next to the cache. Every file with a recorded
-SHA-256 sum is checked; only when all pass is the folder renamed into place (an atomic rename on
+SHA-256 sum is checked (for MovieLens 25M and 32M: the zip archive's MD5, before extraction; see
+``checksums.py``); only when all pass is the folder renamed into place (an atomic rename on
 one file system). A failed, interrupted or corrupt download therefore never leaves a half-written
 cache behind: either the whole verified dataset is there, or nothing is.
 """
@@ -27,7 +28,7 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
-from .checksums import REQUIRED_FILES, SHA256
+from .checksums import REQUIRED_FILES, SHA256, ZIP_MD5
 
 GROUPLENS_URL = "https://files.grouplens.org/datasets/movielens/"
 DATASETS = tuple(SHA256)
@@ -109,6 +110,29 @@ def verify_folder(name: str, folder: Path, files: tuple[str, ...] | None = None,
                 )
 
 
+def md5_of(path: Path) -> str:
+    """MD5 of a file, read in 1 MiB blocks (GroupLens publishes MD5s of its large archives)."""
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_zip(name: str, archive: Path, where: str) -> None:
+    """Check a dataset's zip archive against the MD5 GroupLens publishes, when one is recorded (ZIP_MD5)."""
+    expected = ZIP_MD5.get(name)
+    if expected is None:
+        return
+    actual = md5_of(archive)
+    if actual != expected:
+        raise DatasetError(
+            f"{name}: {where} has MD5 {actual}, expected {expected} (GroupLens's published sum): the archive is "
+            f"corrupt, truncated or not GroupLens's original. If GroupLens has re-issued it, its sum is at "
+            f"{GROUPLENS_URL}{name}.zip.md5"
+        )
+
+
 def _download(url: str, dest: Path, progress: bool) -> None:
     """Download ``url`` to ``dest`` with a tqdm progress bar."""
     from tqdm.auto import tqdm
@@ -160,6 +184,7 @@ def _fill_from(name: str, source: str, work: Path, progress: bool) -> str:
         url = source.rstrip("/") + f"/{name}.zip"
         archive = work / f"{name}.zip"
         _download(url, archive, progress)
+        check_zip(name, archive, url)
         _extract(name, archive, work)
         archive.unlink()
         return url
@@ -180,6 +205,7 @@ def _fill_from(name: str, source: str, work: Path, progress: bool) -> str:
             shutil.copyfile(src, work / fname)
         return str(folder / name)
     if (folder / f"{name}.zip").is_file():
+        check_zip(name, folder / f"{name}.zip", str(folder / f"{name}.zip"))
         _extract(name, folder / f"{name}.zip", work)
         return str(folder / f"{name}.zip")
     raise DatasetError(f"the mirror folder {folder} holds neither {name}/ nor {name}.zip")
@@ -203,7 +229,7 @@ def fetch(
 
     Parameters
     ----------
-    name : ``"ml-100k"``, ``"ml-latest-small"`` or ``"ml-1m"``.
+    name : ``"ml-100k"``, ``"ml-latest-small"``, ``"ml-1m"``, ``"ml-25m"`` or ``"ml-32m"``.
     cache_dir : where datasets are kept (default :func:`default_cache_dir`).
     mirror : a folder or URL prefix to use instead of GroupLens (default ``$COURSE_DATA_MIRROR``).
     force : fetch again even if a verified copy is cached.
@@ -228,7 +254,11 @@ def fetch(
         origin = _fill_from(name, source, work, progress)
         verify_folder(name, work, where=origin)
         work.chmod(0o755)  # mkdtemp makes it private; the cache is an ordinary folder
-        (work / _MARKER).write_text(json.dumps({"dataset": name, "verified_files": sorted(SHA256[name])}))
+        marker = {"dataset": name, "verified_files": sorted(SHA256[name])}
+        if name in ZIP_MD5:  # an unzipped mirror folder has no archive to check: say so
+            zipped = origin.endswith(".zip")
+            marker["zip_md5"] = ZIP_MD5[name] if zipped else "not checked: copied from an unzipped folder"
+        (work / _MARKER).write_text(json.dumps(marker))
         if target.exists():
             old = Path(tempfile.mkdtemp(prefix=f".old-{name}-", dir=cache))
             os.replace(target, old / name)
