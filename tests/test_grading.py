@@ -1,8 +1,12 @@
 """Student versions and batch grading (course.grading), on submissions built from lesson 02.
 
-One batch of fixture submissions (tests/fixtures/grading/builders.py) is graded once per session:
+One batch of fixture submissions (tests/fixtures/grading/builders.py) is graded once per module:
 the solution scores full marks, the untouched student version 0, wrong answers partial marks,
-and every broken submission lands in the gradebook with its status. ~2-3 min on 2 cores.
+every broken submission lands in the gradebook with its status, and crafted submissions that
+shadow builtins, patch NumPy, math or course.exercises (before or while the tests run), return
+objects that equal anything, hook IPython or disable the tests earn nothing; detached processes
+are gone afterwards, a 1 GB print is cut, names differing only in case get distinct files.
+About 3-4 min on 2 cores.
 """
 
 from __future__ import annotations
@@ -11,24 +15,29 @@ import csv
 import json
 import os
 import re
+import resource
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
 import nbformat
+import psutil
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "fixtures" / "grading"))
 
-from builders import build_submissions, solution, student  # noqa: E402
+from builders import SLEEPS, build_submissions, solution, student  # noqa: E402
 
 from course.grading.__main__ import main as cli_main  # noqa: E402
 from course.grading.batch import grade  # noqa: E402
 from course.grading.lesson import load_lesson, student_version, write_student_versions  # noqa: E402
+from course.grading.plan import lesson_facts  # noqa: E402
 from course.grading.runner import Limits, execute, write_kernelspec  # noqa: E402
-from course.grading.submission import discover, extract_zip, prepare  # noqa: E402
+from course.grading.scan import findings, lesson_imports  # noqa: E402
+from course.grading.submission import discover, extract_zip, prepare, unique_names  # noqa: E402
+from course.reproducibility import numeric_environment  # noqa: E402
 from course.syllabus import ready_lessons  # noqa: E402
 
 LESSON = "02"
@@ -122,9 +131,20 @@ def graded(spec, tmp_path_factory):
 
 CASES = ["solution", "untouched", "wrong", "renamed_lost_metadata", "edited_tests", "loop_and_memory",
          "kernel_dies", "invalid_json", "missing"]
+CRAFTED = ["shadowed_builtins", "patched_libraries", "patched_during_test", "pretending_answers", "ipython_hooks",
+           "tests_never_run", "detached_and_loud", "Case Collide", "case_collide"]
 
 
-@pytest.mark.parametrize("student_name", CASES)
+def _sleepers() -> list[str]:
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        cmd = " ".join(proc.info["cmdline"] or [])
+        if any(f"sleep {n}" in cmd for n in SLEEPS):
+            found.append(cmd)
+    return found
+
+
+@pytest.mark.parametrize("student_name", CASES + CRAFTED)
 def test_gradebook_row(graded, spec, student_name):
     exp, row = graded["expected"][student_name], graded["rows"][student_name]
     assert row["status"] == exp["status"], row["detail"]
@@ -140,13 +160,13 @@ def test_gradebook_row(graded, spec, student_name):
 
 
 def test_every_case_is_in_the_gradebook(graded):
-    assert sorted(graded["rows"]) == sorted(graded["expected"]) == sorted(CASES)
+    assert sorted(graded["rows"]) == sorted(graded["expected"]) == sorted(CASES + CRAFTED)
 
 
 def test_gradebook_columns_and_no_machine_paths(graded, spec):
     text = (graded["out"] / "gradebook.csv").read_text(encoding="utf-8")
     header = text.splitlines()[0].split(",")
-    assert header == ["student", *spec.exercises, "total", "max", "status", "detail"]
+    assert header == ["student", *spec.exercises, "total", "max", "status", "detail", "feedback"]
     for fragment in (str(graded["out"]), str(ROOT), os.path.expanduser("~"), "/tmp/", sys.prefix):
         assert fragment not in text
 
@@ -162,8 +182,8 @@ def test_partial_scores_are_genuine_and_explained(graded):
 def test_feedback_pages(graded, spec):
     hidden = [line for c in spec.cells if c.kind == "hidden"
               for line in _solution_lines(c.master_source, "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")]
-    for name in CASES:
-        page = (graded["out"] / "feedback" / f"{name}.html").read_text(encoding="utf-8")
+    for name in CASES + CRAFTED:
+        page = (graded["out"] / "feedback" / graded["rows"][name]["feedback"]).read_text(encoding="utf-8")
         assert "Total:" in page
         assert not any(line in page for line in hidden), f"hidden test code in {name}'s feedback"
     wrong = (graded["out"] / "feedback" / "wrong.html").read_text(encoding="utf-8")
@@ -175,6 +195,79 @@ def test_graded_notebooks_kept_for_review(graded):
     nb = nbformat.read(graded["out"] / "graded" / "edited_tests.ipynb", as_version=4)
     check = next(c for c in nb.cells if (c.metadata.get("nbgrader") or {}).get("grade_id") == "ex2_1_check")
     assert check.source.startswith("# Self-check") and "check_close" in check.source
+    text = json.dumps(nb)
+    assert "application/x.course-grading+json" not in text and "course.grading.guard" not in text
+
+
+# ---------------------------------------------------------------- what the crafted submissions tried
+
+
+def test_tampering_is_undone_and_reported(graded):
+    rows = graded["rows"]
+    for name in ("patched_libraries", "ipython_hooks"):
+        assert "undone before this cell" in rows[name]["detail"], rows[name]["detail"]
+    for what in ("builtins.abs", "numpy.allclose", "math.isclose", "course.exercises.check_close", "sys.modules['numpy']"):
+        assert what in rows["patched_libraries"]["detail"], what
+    assert "shell.set_custom_exc" in rows["ipython_hooks"]["detail"]
+    during = rows["patched_during_test"]["detail"]
+    assert "while the test ran" in during and "check_close" in during
+    results = {r["student"]: r for r in graded["results"]}
+    messages = {rec["grade_id"]: rec["message"] for rec in results["pretending_answers"]["records"]}
+    assert "AnswerTypeError" in messages["ex2_1_hidden"] and "Anything" in messages["ex2_1_check"]
+    assert "suspicious code" not in rows["solution"]["status"] and rows["solution"]["detail"] == ""
+
+
+def test_no_process_is_left_behind(graded):
+    assert not _sleepers(), "processes started by a submission survived its grading"
+    detail = graded["rows"]["detached_and_loud"]["detail"]
+    assert "os.system" in detail or "fork" in detail   # flagged for review, graded all the same
+
+
+def test_a_gigabyte_of_output_is_cut(graded):
+    path = graded["out"] / "graded" / "detached_and_loud.ipynb"
+    assert path.stat().st_size < 4 * 2**20, f"{path.stat().st_size} bytes"
+    nb = nbformat.read(path, as_version=4)
+    loud = next(c for c in nb.cells if c.cell_type == "code" and "one gigabyte" in c.source)
+    text = "".join(o.get("text", "") for o in loud.outputs)
+    assert "[output truncated" in text and 0 < len(text) < 1.1 * 2**20
+
+
+def test_names_that_differ_only_in_case_get_distinct_files(graded):
+    rows, out = graded["rows"], graded["out"]
+    files = {rows[name]["feedback"] for name in ("Case Collide", "case_collide")}
+    assert files == {"Case_Collide.html", "case_collide-2.html"}
+    for folder, suffix in (("feedback", ".html"), ("graded", ".ipynb")):
+        stems = [p.name[: -len(suffix)].casefold() for p in (out / folder).iterdir()]
+        assert len(stems) == len(set(stems)), f"{folder}/ has names equal but for case"
+    works = [p.name.casefold() for p in (out / "work").iterdir()]
+    assert len(works) == len(set(works))
+    assert "Total: 0 / 7" in (out / "feedback" / "Case_Collide.html").read_text(encoding="utf-8")
+    assert "Total: 7 / 7" in (out / "feedback" / "case_collide-2.html").read_text(encoding="utf-8")
+
+
+def test_unique_names():
+    names = unique_names(["Case Collide", "case_collide", "CASE COLLIDE", "con", "é" * 200, "", "a/b"])
+    assert len({n.casefold() for n in names.values()}) == len(names)
+    assert names["Case Collide"] == "CASE_COLLIDE" or names["CASE COLLIDE"] == "CASE_COLLIDE"
+    assert names["con"] == "_con" and len(names["é" * 200]) <= 80 and names[""] == "student" and "/" not in names["a/b"]
+
+
+# ---------------------------------------------------------------- the static review of learner code
+
+
+def test_the_masters_answers_are_not_flagged():
+    for file in READY:
+        spec = load_lesson(file)
+        imported = lesson_imports(spec)
+        for cell in spec.cells:
+            if cell.kind == "answer":
+                assert findings(cell.master_source, imported) == [], f"{file} {cell.grade_id}"
+
+
+def test_answer_names_are_what_the_answer_cells_bind():
+    answers, imports = lesson_facts(load_lesson("03"))
+    assert answers == ("pearson_similarity", "predict_item_based", "choose_k", "item_curve", "best_k")
+    assert "numpy" in imports and "course.exercises" in imports and not any("torch" in m for m in imports)
 
 
 # ---------------------------------------------------------------- pieces, without a lesson run
@@ -182,11 +275,14 @@ def test_graded_notebooks_kept_for_review(graded):
 
 def test_kernel_is_limited_and_sees_a_trimmed_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("INSTRUCTOR_SECRET_TOKEN", "s3cret")
+    monkeypatch.setenv("OMP_NUM_THREADS", "7")
+    profile = sorted(numeric_environment())
     nb = nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_code_cell("import os, resource\nprint(resource.getrlimit(resource.RLIMIT_AS)[0] // 2**20)"),
         nbformat.v4.new_code_cell("print(os.environ.get('INSTRUCTOR_SECRET_TOKEN'))"),
         nbformat.v4.new_code_cell("x = bytearray(3 * 2**30)"),
         nbformat.v4.new_code_cell("print('still alive')"),
+        nbformat.v4.new_code_cell(f"import json\nprint(json.dumps({{k: os.environ.get(k) for k in {profile!r}}}))"),
     ])
     limits = Limits(cell_timeout=60, memory_mb=1024)
     run = execute(nb, tmp_path, write_kernelspec(tmp_path / "kernels", limits), limits)
@@ -195,6 +291,42 @@ def test_kernel_is_limited_and_sees_a_trimmed_environment(tmp_path, monkeypatch)
     assert texts[1].strip() == "None"
     assert run.outcome[2] == "error" and run.nb.cells[2].outputs[-1]["ename"] == "MemoryError"
     assert run.outcome[3] == "ok" and texts[3].strip() == "still alive"
+    # the course's numeric profile, as make test and the course kernel have it (one thread, not 7)
+    assert json.loads(texts[4]) == numeric_environment()
+
+
+def test_output_is_capped_in_the_kernel_and_in_the_grader(tmp_path):
+    """1 GiB printed at once, 30 MB in small prints (with the kernel's cap switched off) and 20 MB
+    written to file descriptor 1: the notebook keeps about 64 KiB per cell and the grader's memory
+    barely grows (it would by gigabytes if it kept what the kernel sends)."""
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell('print("x" * 2**30)'),
+        nbformat.v4.new_code_cell("import sys\nsys.stdout.write = type(sys.stdout).write.__get__(sys.stdout)\n"
+                                  "for _ in range(30_000):\n    print('y' * 1000)"),
+        nbformat.v4.new_code_cell('import os\nos.write(1, b"z" * 20_000_000)'),
+        nbformat.v4.new_code_cell('print("after")'),
+    ])
+    limits = Limits(cell_timeout=120, memory_mb=4096, output_kb=64)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    run = execute(nb, tmp_path, write_kernelspec(tmp_path / "kernels", limits), limits)
+    grew_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    sizes = [len(json.dumps(c.outputs)) for c in run.nb.cells]
+    assert all(size < 80 * 1024 for size in sizes[:3]), sizes
+    assert all("[output truncated" in "".join(o.get("text", "") for o in c.outputs) for c in run.nb.cells[:3])
+    assert run.outcome == {0: "ok", 1: "ok", 2: "ok", 3: "ok"}
+    assert "after" in run.nb.cells[3].outputs[0]["text"]
+    assert grew_mb < 300, f"the grader's memory grew by {grew_mb:.0f} MB"
+
+
+def test_detached_processes_of_a_kernel_are_killed(tmp_path):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import subprocess, os\n"
+        f"subprocess.Popen(['sleep', '{SLEEPS[0]}'], start_new_session=True)\n"
+        f"os.system('nohup setsid sleep {SLEEPS[1]} > /dev/null 2>&1 &')")])
+    limits = Limits(cell_timeout=60)
+    run = execute(nb, tmp_path, write_kernelspec(tmp_path / "kernels", limits), limits)
+    assert run.outcome == {0: "ok"}
+    assert not _sleepers()
 
 
 def test_lms_zip_with_flat_files(tmp_path, spec):

@@ -18,14 +18,17 @@ from pathlib import Path
 
 import nbformat
 
+from . import processes
 from .lesson import LessonSpec, load_lesson
+from .plan import build_plan
 from .runner import Limits, execute, run_notes, score, write_kernelspec
-from .submission import NotGraded, Submission, discover, extract_zip, prepare, safe_name
+from .scan import scan_notebook
+from .submission import NotGraded, Submission, discover, extract_zip, prepare, unique_names
 
 #: Flags in the order they appear in the status column (most serious first).
-PRIORITY = ("missing notebook", "invalid notebook", "grader error", "grading timed out", "incomplete",
-            "kernel died", "timeout", "memory limit", "cell error", "tests restored", "metadata restored",
-            "renamed notebook")
+PRIORITY = ("missing notebook", "invalid notebook", "grader error", "grading timed out", "tampering",
+            "suspicious code", "incomplete", "kernel died", "timeout", "memory limit", "cell error",
+            "tests restored", "lesson cells restored", "metadata restored", "renamed notebook")
 NOT_GRADED = {"missing notebook", "invalid notebook", "grader error", "grading timed out"}
 _PATH = re.compile(r"(?:[A-Za-z]:)?(?:[/\\][^\s/\\'\"<>:]+){2,}[/\\]?")
 
@@ -40,10 +43,10 @@ def status_of(flags: list[str]) -> str:
     return "; ".join(present) if present else "ok"
 
 
-def grade_submission(spec: LessonSpec, sub: Submission, out: Path, limits: Limits) -> dict:
-    """Pre-check, run and score one submission (runs inside a worker subprocess)."""
-    name = safe_name(sub.student)
-    result = {"student": sub.student, "points": None, "total": None, "max": spec.max_points,
+def grade_submission(spec: LessonSpec, sub: Submission, out: Path, limits: Limits, name: str) -> dict:
+    """Pre-check, run and score one submission (runs inside a worker subprocess); ``name`` is
+    the student's file-name stem (:func:`~course.grading.submission.unique_names`)."""
+    result = {"student": sub.student, "file": name, "points": None, "total": None, "max": spec.max_points,
               "records": [], "notes": []}
     try:
         prepared = prepare(sub, spec)
@@ -55,14 +58,29 @@ def grade_submission(spec: LessonSpec, sub: Submission, out: Path, limits: Limit
         shutil.rmtree(cwd)
     cwd.mkdir(parents=True)
     nbformat.write(prepared.nb, cwd / spec.file)
-    run = execute(prepared.nb, cwd, write_kernelspec(out / "work" / "kernels", limits), limits)
+    plan = build_plan(prepared.nb, spec)
+    run = execute(prepared.nb, cwd, write_kernelspec(out / "work" / "kernels", limits), limits, plan=plan)
     points, records = score(run, spec)
     (out / "graded").mkdir(parents=True, exist_ok=True)
     nbformat.write(run.nb, out / "graded" / f"{name}.ipynb")
     result.update(points=points, total=sum(points.values()), records=records,
-                  notes=prepared.notes + run.notes + run_notes(run, spec),
+                  notes=prepared.notes + scan_notebook(prepared.nb, spec) + _merge(run.notes) + run_notes(run, spec),
                   cpu_seconds=round(run.kernel_cpu + time.process_time(), 2))
     return _finish(result)
+
+
+def _merge(notes: list[tuple[str, str]], limit: int = 4) -> list[tuple[str, str]]:
+    """At most ``limit`` tampering notes (a patch undone before every lesson cell repeats)."""
+    out, seen = [], 0
+    for flag, text in notes:
+        if flag == "tampering":
+            seen += 1
+            if seen > limit:
+                continue
+        out.append((flag, text))
+    if seen > limit:
+        out.append(("tampering", f"{seen - limit} more cell(s) with tampering notes"))
+    return out
 
 
 def _finish(result: dict) -> dict:
@@ -76,34 +94,52 @@ def _finish(result: dict) -> dict:
 
 def _worker(job_file: str) -> int:
     job = json.loads(Path(job_file).read_text())
+    processes.become_subreaper()   # orphans of the kernel's processes come back to this worker
     spec = load_lesson(job["lesson"])
     sub = Submission(job["student"], [Path(p) for p in job["files"]], job["others"])
-    result = grade_submission(spec, sub, Path(job["out"]), Limits(**job["limits"]))
+    try:
+        result = grade_submission(spec, sub, Path(job["out"]), Limits(**job["limits"]), job["name"])
+    finally:
+        processes.kill_tree(adopted=True)
     Path(job["result"]).write_text(json.dumps(result))
     return 0
 
 
-def _run_worker(spec: LessonSpec, sub: Submission, out: Path, limits: Limits, wall: int) -> dict:
+def _tail(path: Path, size: int = 4096) -> str:
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(max(0, path.stat().st_size - size))
+            return handle.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def _run_worker(spec: LessonSpec, sub: Submission, out: Path, limits: Limits, wall: int, name: str) -> dict:
     """Grade one submission in a subprocess, so that nothing a submission does stops the batch."""
     jobs = out / "work" / "jobs"
     jobs.mkdir(parents=True, exist_ok=True)
-    name = safe_name(sub.student)
-    job, res = jobs / f"{name}.json", jobs / f"{name}.result.json"
+    job, res, log = jobs / f"{name}.json", jobs / f"{name}.result.json", jobs / f"{name}.stderr.txt"
     res.unlink(missing_ok=True)
     job.write_text(json.dumps({"lesson": str(spec.path), "student": sub.student, "files": [str(p) for p in sub.files],
-                               "others": sub.others, "out": str(out), "result": str(res), "limits": asdict(limits)}))
-    base = {"student": sub.student, "points": None, "total": None, "max": spec.max_points, "records": []}
-    proc = subprocess.Popen([sys.executable, "-m", "course.grading", "_worker", str(job)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
-    try:
-        _, err = proc.communicate(timeout=wall)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-        return _finish({**base, "notes": [("grading timed out", f"grading took longer than {wall} s and was stopped")]})
+                               "others": sub.others, "out": str(out), "result": str(res), "limits": asdict(limits),
+                               "name": name}))
+    base = {"student": sub.student, "file": name, "points": None, "total": None, "max": spec.max_points, "records": []}
+    with open(log, "wb") as err_file:   # a file, not a pipe: nothing the worker prints piles up in memory
+        proc = subprocess.Popen([sys.executable, "-m", "course.grading", "_worker", str(job)],
+                                stdout=subprocess.DEVNULL, stderr=err_file, start_new_session=True)
+        try:
+            proc.wait(timeout=wall)
+        except subprocess.TimeoutExpired:
+            processes.kill_tree([proc.pid])   # the worker, its kernel and what they started
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait()
+            return _finish({**base, "notes": [("grading timed out", f"grading took longer than {wall} s and was stopped")]})
     if proc.returncode == 0 and res.is_file():
         return json.loads(res.read_text())
-    lines = [l for l in err.decode("utf-8", "replace").splitlines() if l.strip()]
+    lines = [l for l in _tail(log).splitlines() if l.strip()]
     last = lines[-1] if lines else f"exit code {proc.returncode}"
     hint = "; the kernel could not start: is --memory-mb too low?" if "before replying to kernel_info" in last else ""
     return _finish({**base, "notes": [("grader error", f"the grader failed on this submission ({last[:200]}){hint}")]})
@@ -122,9 +158,10 @@ def grade(lesson: str | Path, submissions: Path, out: Path, limits: Limits | Non
     log(f"{spec.file}: {len(subs)} submission(s), {jobs} at a time, {limits.cell_timeout} s per cell")
     start = time.perf_counter()
     results = []
+    names = unique_names([sub.student for sub in subs])
 
     def one(sub):
-        r = _run_worker(spec, sub, out, limits, wall)
+        r = _run_worker(spec, sub, out, limits, wall, names[sub.student])
         total = "—" if r["total"] is None else f"{r['total']:g}/{r['max']:g}"
         log(f"  {sub.student}: {total} ({r['status']})")
         return r
@@ -133,7 +170,7 @@ def grade(lesson: str | Path, submissions: Path, out: Path, limits: Limits | Non
         results = list(pool.map(one, subs))
     write_gradebook(spec, results, out / "gradebook.csv")
     for r in results:
-        write_feedback(spec, r, out / "feedback" / f"{safe_name(r['student'])}.html")
+        write_feedback(spec, r, out / "feedback" / f"{names[r['student']]}.html")
     (out / "results.json").write_text(json.dumps(results, indent=1, ensure_ascii=False))
     log(f"graded {len(results)} in {time.perf_counter() - start:.0f} s: {out.name}/gradebook.csv, {out.name}/feedback/")
     return results
@@ -147,11 +184,12 @@ def write_gradebook(spec: LessonSpec, results: list[dict], path: Path) -> None:
     exercises = list(spec.exercises)
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["student", *exercises, "total", "max", "status", "detail"])
+        writer.writerow(["student", *exercises, "total", "max", "status", "detail", "feedback"])
         for r in sorted(results, key=lambda r: r["student"]):
             pts = r["points"] or {}
             writer.writerow([r["student"], *(_num(pts.get(ex)) if r["points"] is not None else "" for ex in exercises),
-                             _num(r["total"]), _num(r["max"]), r["status"], r["detail"]])
+                             _num(r["total"]), _num(r["max"]), r["status"], r["detail"],
+                             f"{r.get('file') or ''}.html" if r.get("file") else ""])
 
 
 def write_feedback(spec: LessonSpec, r: dict, path: Path) -> None:

@@ -1,23 +1,40 @@
-"""Execute a prepared submission in a resource-limited kernel, cell by cell, and score it."""
+"""Execute a prepared submission in a resource-limited kernel, cell by cell, and score it.
+
+With a :class:`~course.grading.plan.Plan`, the cells that come from the master (lesson cells,
+self-checks, hidden tests) are not sent as they are: the kernel's guard
+(:mod:`course.grading.guard`) runs the master's code for them against pristine state, and a
+graded cell passes only if its execute reply is ``ok`` *and* the guard reported, with the plan's
+token, that the test ran to the end untouched. The guard's reports are removed from the graded
+notebook. Each cell keeps at most ``Limits.output_kb`` KiB of output; messages above 64 MiB are
+refused at the socket. Every process the kernel started is killed after each kernel's run
+(:mod:`course.grading.processes`).
+"""
 
 from __future__ import annotations
 
 import copy
 import json
 import os
+import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
+import zmq
+import zmq.asyncio
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
+from . import processes
+from .guard import MIME
 from .lesson import LessonSpec
+from .plan import Plan
 
 KERNEL_NAME = "course-grading"
+MAX_MESSAGE = 64 * 2**20    # bytes: a larger message from the kernel drops its connection
 
 
 @dataclass
@@ -27,6 +44,36 @@ class Limits:
     cpu_seconds: int = 1800          # RLIMIT_CPU of the kernel
     restarts: int = 2                # re-runs after a dead or stuck kernel
     startup_timeout: int = 120
+    output_kb: int = 1024            # output kept per cell (KiB)
+
+
+class _CappedClient(NotebookClient):
+    """A notebook client that keeps at most ``limit`` bytes of outputs per cell (the guard's
+    reports and error messages always pass, the latter shortened)."""
+
+    def __init__(self, *args, limit: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._limit, self._used, self._cut = limit, {}, set()
+
+    def output(self, outs, msg, display_id, cell_index):
+        content = msg.get("content", {})
+        if msg["msg_type"] == "error":
+            content["evalue"] = str(content.get("evalue", ""))[:4000]
+            content["traceback"] = [str(line)[:4000] for line in content.get("traceback", [])[-60:]]
+            return super().output(outs, msg, display_id, cell_index)
+        data = content.get("data") or {}
+        if MIME in data:
+            return super().output(outs, msg, display_id, cell_index)
+        size = len(content.get("text", "")) + sum(len(str(v)) for v in data.values())
+        used = self._used.get(cell_index, 0)
+        if used + size > self._limit:
+            if cell_index not in self._cut:
+                self._cut.add(cell_index)
+                outs.append(nbformat.v4.new_output(
+                    "stream", name="stderr", text=f"[output truncated: this cell sent more than {self._limit // 1024} KiB]\n"))
+            return None
+        self._used[cell_index] = used + size
+        return super().output(outs, msg, display_id, cell_index)
 
 
 @dataclass
@@ -53,7 +100,7 @@ def write_kernelspec(folder: Path, limits: Limits) -> Path:
     spec_dir.mkdir(parents=True, exist_ok=True)
     spec = {"argv": [sys.executable, "-m", "course.grading.kernel",
                      "--memory-mb", str(limits.memory_mb), "--cpu-seconds", str(limits.cpu_seconds),
-                     "-f", "{connection_file}"],
+                     "--output-kb", str(limits.output_kb), "-f", "{connection_file}"],
             "display_name": "recsys-course grading (limited)", "language": "python"}
     (spec_dir / "kernel.json").write_text(json.dumps(spec, indent=1))
     return folder
@@ -67,14 +114,42 @@ def _has_error(cell) -> bool:
     return any(o.get("output_type") == "error" for o in cell.get("outputs", []))
 
 
-def execute(nb: nbformat.NotebookNode, cwd: Path, kernels: Path, limits: Limits) -> RunResult:
+def _reports(cell, plan: Plan, index: int) -> list[dict]:
+    """The guard's reports in ``cell``'s outputs (removed from them), checked against the plan."""
+    found, kept = [], []
+    for out in cell.get("outputs", []):
+        data = out.get("data") or {}
+        if out.get("output_type") == "display_data" and MIME in data:
+            payload = data[MIME]
+            if isinstance(payload, str):
+                try:
+                    payload = json.loads(payload)
+                except ValueError:
+                    payload = {}
+            if isinstance(payload, dict) and payload.get("token") == plan.token and payload.get("cell") == index:
+                found.append(payload)
+            continue
+        kept.append(out)
+    cell.outputs = kept
+    return found
+
+
+def _hide_call(cell) -> None:
+    """Drop the traceback entry of the call that ran a master cell (the cell's own code follows it)."""
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "error":
+            out["traceback"] = [line for line in out.get("traceback", []) if "course.grading.guard" not in line]
+
+
+def execute(nb: nbformat.NotebookNode, cwd: Path, kernels: Path, limits: Limits, plan: Plan | None = None) -> RunResult:
     """Run every code cell with a per-cell timeout; survive errors, timeouts and dead kernels.
 
     A cell that raises is recorded and the next cell runs. If a cell exceeds the timeout or the
     kernel dies, the kernel is stopped and the whole notebook re-run in a fresh kernel without
     that cell (at most ``limits.restarts`` times): the other exercises are still graded, in a clean
     kernel state (an interrupted kernel can be left inconsistent, and a loop that catches
-    ``KeyboardInterrupt`` cannot be interrupted at all).
+    ``KeyboardInterrupt`` cannot be interrupted at all). With a ``plan``, master cells run
+    through the kernel's guard (see the module docstring).
     """
     skip: set[int] = set()
     notes: list[tuple[str, str]] = []
@@ -83,51 +158,94 @@ def execute(nb: nbformat.NotebookNode, cwd: Path, kernels: Path, limits: Limits)
         work = copy.deepcopy(nb)
         outcome: dict[int, str] = {}
         replies: dict[int, dict] = {}
+        marker = processes.new_marker()
+        extra = []
+        if plan is not None:
+            plans = Path(kernels).parent / "plans"
+            plans.mkdir(parents=True, exist_ok=True)
+            extra = ["--plan", str(plan.write(plans / f"{Path(cwd).name}-{attempt}.json"))]
 
         def on_executed(cell, cell_index, execute_reply, replies=replies):
             replies[cell_index] = (execute_reply or {}).get("content", {})
 
-        km = AsyncKernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels)]))
-        client = NotebookClient(work, km=km, timeout=limits.cell_timeout, allow_errors=True,
-                                interrupt_on_timeout=False, startup_timeout=limits.startup_timeout,
-                                record_timing=False, shutdown_kernel="immediate", on_cell_executed=on_executed,
-                                resources={"metadata": {"path": str(cwd)}})
+        context = zmq.asyncio.Context()
+        context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE)
+        km = AsyncKernelManager(kernel_name=KERNEL_NAME, context=context,
+                                kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels)]))
+        client = _CappedClient(work, km=km, timeout=limits.cell_timeout, allow_errors=True,
+                               interrupt_on_timeout=False, startup_timeout=limits.startup_timeout,
+                               record_timing=False, shutdown_kernel="immediate", on_cell_executed=on_executed,
+                               resources={"metadata": {"path": str(cwd)}}, extra_arguments=extra,
+                               limit=limits.output_kb * 1024)
+        order = [i for i, cell in enumerate(work.cells) if cell.cell_type == "code" and cell.source.strip()]
         stopped_at = None
-        with client.setup_kernel():
-            for i, cell in enumerate(work.cells):
-                if cell.cell_type != "code" or not cell.source.strip():
-                    continue
-                if stopped_at is not None:
-                    outcome[i] = "not run"
-                    continue
-                if i in skip:
-                    cell.outputs = [_error_output("Skipped", "not run: it stopped the kernel in an earlier run")]
-                    outcome[i] = "skipped"
-                    continue
+        kernel_pid, tree = None, []
+        env = {**os.environ, processes.MARKER: marker}
+        try:
+            with client.setup_kernel(env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL):
+                kernel_pid = client.km.provisioner.process.pid
+                dirty = False
                 try:
-                    client.execute_cell(cell, i)
-                except CellTimeoutError:
-                    outcome[i] = "timeout"
-                    cell.outputs.append(_error_output("Timeout", f"the cell ran longer than {limits.cell_timeout} s"))
-                    notes.append(("timeout", f"cell {i} ran longer than {limits.cell_timeout} s"))
-                    stopped_at = i
-                    continue
-                except DeadKernelError:
-                    outcome[i] = "error"
-                    cell.outputs.append(_error_output("DeadKernel", "the kernel died while running this cell"))
-                    notes.append(("kernel died", f"the kernel died in cell {i}"))
-                    stopped_at = i
-                    continue
-                # The execute reply decides, not the outputs (they arrive on another channel).
-                reply = replies.get(i, {})
-                if reply.get("status") == "ok":
-                    outcome[i] = "ok"
-                else:
-                    outcome[i] = "error"
-                    if not _has_error(cell):
-                        cell.outputs.append(_error_output(reply.get("ename", "Error"), reply.get("evalue", "no reply")))
-            cpu += _kernel_cpu(client)
-        # Leaving setup_kernel shuts the kernel down (killed at once: a stuck cell cannot block it).
+                    for pos, i in enumerate(order):
+                        cell = work.cells[i]
+                        if stopped_at is not None:
+                            outcome[i] = "not run"
+                            continue
+                        if i in skip:
+                            cell.outputs = [_error_output("Skipped", "not run: it stopped the kernel in an earlier run")]
+                            outcome[i] = "skipped"
+                            continue
+                        master = plan is not None and plan.is_master(i)
+                        source = cell.source
+                        if master:
+                            following = next((j for j in order[pos + 1:] if j not in skip), None)
+                            cell.source = plan.call(i, dirty, following is not None and not plan.is_master(following))
+                        try:
+                            client.execute_cell(cell, i)
+                        except CellTimeoutError:
+                            outcome[i] = "timeout"
+                            cell.outputs.append(_error_output("Timeout", f"the cell ran longer than {limits.cell_timeout} s"))
+                            notes.append(("timeout", f"cell {i} ran longer than {limits.cell_timeout} s"))
+                            stopped_at = i
+                            continue
+                        except DeadKernelError:
+                            outcome[i] = "error"
+                            cell.outputs.append(_error_output("DeadKernel", "the kernel died while running this cell"))
+                            notes.append(("kernel died", f"the kernel died in cell {i}"))
+                            stopped_at = i
+                            continue
+                        finally:
+                            cell.source = source
+                        # The execute reply decides, not the outputs (they arrive on another channel).
+                        reply = replies.get(i, {})
+                        ok = reply.get("status") == "ok"
+                        if master:
+                            dirty = False
+                            reports = _reports(cell, plan, i)
+                            _hide_call(cell)
+                            for report in reports:
+                                notes += [("tampering", f"cell {i}: {note}") for note in report.get("notes", [])]
+                            if plan.roles[i] in ("check", "hidden") and ok and not any(r.get("passed") for r in reports):
+                                ok = False
+                                if not _has_error(cell):
+                                    cell.outputs.append(_error_output(
+                                        "NotGraded", "the test did not report a result: something in the notebook "
+                                                     "stopped it from running to the end"))
+                        else:
+                            dirty = True
+                        if ok:
+                            outcome[i] = "ok"
+                        else:
+                            outcome[i] = "error"
+                            if not _has_error(cell):
+                                cell.outputs.append(_error_output(reply.get("ename", "Error"), reply.get("evalue", "no reply")))
+                    cpu += _kernel_cpu(client)
+                finally:
+                    tree = [p.pid for p in processes.descendants(kernel_pid)]
+            # Leaving setup_kernel shuts the kernel down (killed at once: a stuck cell cannot block it).
+        finally:
+            processes.kill_tree([p for p in [kernel_pid, *tree] if p], marker=marker)
+            context.destroy(linger=0)
         if stopped_at is None:
             return RunResult(work, outcome, notes, cpu)
         if attempt < limits.restarts:

@@ -4,6 +4,13 @@
 (found by name, else by content when renamed); exercise cells that lost their nbgrader
 metadata are recognised by their source; locked cells (prompts, visible and hidden tests) are
 replaced by the master's, and deleted ones are put back, as nbgrader's ``OverwriteCells`` does.
+:func:`align` then does the same for the lesson's own code cells (the learner's work is in the
+answer cells and in cells they add, which are kept), and marks every code cell with its role
+for the grading kernel's guard (:mod:`course.grading.plan`).
+
+:func:`unique_names` gives every student a file name that no other student's name equals even
+ignoring case (feedback pages, graded notebooks and working folders of "Case Collide" and
+"case_collide" would overwrite each other on macOS and Windows otherwise).
 """
 
 from __future__ import annotations
@@ -12,7 +19,9 @@ import copy
 import json
 import re
 import shutil
+import unicodedata
 import zipfile
+from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -270,13 +279,118 @@ def _insert_after(nb, spec: LessonSpec, ec, position: dict[str, int]) -> int:
     return len(nb.cells) - 1
 
 
+def _norm(source: str) -> str:
+    return "\n".join(line.rstrip() for line in source.strip().splitlines())
+
+
+def align(nb: nbformat.NotebookNode, spec: LessonSpec) -> list[tuple[str, str]]:
+    """Rebuild ``nb`` on the master's skeleton, in place; return notes.
+
+    Exercise cells (already restored by :func:`restore`) and the learner's own cells are kept;
+    every code cell of the lesson itself is the master's: an edited one is replaced by the
+    original, a deleted one is put back. Lesson cells are recognised by cell id, else by source;
+    a cell recognised by neither is the learner's and keeps its place after the cell that
+    precedes it. Markdown cells other than exercise prompts are the learner's too (notes).
+    Every cell gets a fresh id and its role (``lesson``, ``answer``, ``check``, ``hidden``,
+    ``student``) in ``metadata["course_grading"]``, which the grader alone writes.
+    """
+    from .plan import ROLE_KEY
+
+    master = spec.master.cells
+    kinds = {c.grade_id: c.kind for c in spec.cells}
+    by_gid = {gid: j for j, c in enumerate(master) if (gid := _grade_id(c)) in kinds}
+    lesson = [j for j, c in enumerate(master) if c.cell_type == "code" and _grade_id(c) not in kinds]
+    by_id = {master[j].get("id"): j for j in lesson if master[j].get("id")}
+    by_source: dict[str, list[int]] = defaultdict(list)
+    for j in lesson:
+        by_source[_norm(master[j].source)].append(j)
+    matched: dict[int, int] = {}          # master index -> index in nb
+    cells = list(nb.cells)
+    for k, cell in enumerate(cells):      # pass 1: grade ids and cell ids
+        gid = _grade_id(cell)
+        j = by_gid.get(gid) if gid in kinds else (by_id.get(cell.get("id")) if cell.cell_type == "code" else None)
+        if j is not None and j not in matched:
+            matched[j] = k
+    taken = set(matched.values())
+    edited = [j for j, k in matched.items() if j in by_id.values() and _norm(cells[k].source) != _norm(master[j].source)]
+    for k, cell in enumerate(cells):      # pass 2: lesson cells by source (ids lost, e.g. an LMS export)
+        if k in taken or cell.cell_type != "code" or _grade_id(cell):
+            continue
+        free = [j for j in by_source.get(_norm(cell.source), []) if j not in matched]
+        if free:
+            matched[free[0]] = k
+            taken.add(k)
+    where = {k: j for j, k in matched.items()}
+    anchored: dict[int, list] = defaultdict(list)
+    last = -1
+    for k, cell in enumerate(cells):
+        if k in where:
+            last = where[k]
+        else:
+            anchored[last].append(cell)
+    out = [(cell, "student") for cell in anchored[-1]]
+    restored = []
+    for j, mcell in enumerate(master):
+        gid = _grade_id(mcell)
+        if gid in kinds:
+            if j in matched:
+                out.append((cells[matched[j]], kinds[gid]))
+        elif j in lesson:
+            out.append((copy.deepcopy(mcell), "lesson"))
+            if j not in matched:
+                restored.append(j)
+        out.extend((cell, "student") for cell in anchored[j])
+    for n, (cell, role) in enumerate(out):
+        cell["id"] = f"graded-{n:04d}"
+        cell.metadata.pop(ROLE_KEY, None)
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+            cell.metadata[ROLE_KEY] = {"role": role}
+    nb.cells = [cell for cell, _ in out]
+    nb.nbformat, nb.nbformat_minor = 4, max(int(nb.get("nbformat_minor", 0) or 0), 5)
+    notes = []
+    changed = sorted(set(edited) | set(restored))
+    if changed:
+        notes.append(("lesson cells restored", f"{len(changed)} lesson code cell(s) edited or deleted were run as the "
+                      "lesson has them (put your own code in new cells)"))
+    return notes
+
+
 def prepare(sub: Submission, spec: LessonSpec) -> Prepared:
     nb, used, notes = choose_notebook(sub, spec)
     notes += restore(nb, spec)
     if not any(_grade_id(c) for c in nb.cells):
         raise NotGraded("invalid notebook", "no exercise cell could be identified")
+    notes += align(nb, spec)
     return Prepared(nb, used, notes)
 
 
+_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)), *(f"lpt{i}" for i in range(1, 10))}
+
+
 def safe_name(student: str) -> str:
-    return re.sub(r"[^\w.-]+", "_", student).strip("._") or "student"
+    """A file-name stem for ``student``: letters, digits, ``.``, ``_`` and ``-`` only, at most 80
+    characters, never a name Windows reserves (``CON``, ``NUL`` ...)."""
+    text = unicodedata.normalize("NFKC", student)
+    name = re.sub(r"[^\w.-]+", "_", text).strip("._")[:80].strip("._") or "student"
+    return f"_{name}" if name.split(".")[0].lower() in _RESERVED else name
+
+
+def unique_names(students: list[str]) -> dict[str, str]:
+    """A file-name stem per student, distinct from every other even ignoring case.
+
+    Stems are given in sorted order of the students; a stem that collides (case-insensitively)
+    with an earlier one gets ``-2``, ``-3`` ...: ``"Case Collide"`` -> ``Case_Collide`` and
+    ``"case_collide"`` -> ``case_collide-2``.
+    """
+    used: set[str] = set()
+    out: dict[str, str] = {}
+    for student in sorted(students):
+        base = candidate = safe_name(student)
+        n = 1
+        while candidate.casefold() in used:
+            n += 1
+            candidate = f"{base}-{n}"
+        used.add(candidate.casefold())
+        out[student] = candidate
+    return out
