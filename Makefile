@@ -25,7 +25,7 @@ export MPLCONFIGDIR := $(CURDIR)/.home/matplotlib
 
 LAB_FLAGS := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: setup lab solutions student grade test check-portability notebooks data kernel java freeze site bench bench-quick clean-venv
+.PHONY: setup lab solutions student grade nbgrader test check-portability notebooks data kernel java freeze site bench bench-quick clean-venv
 
 ## setup: virtual environment with the pinned packages, course_lib, the course kernel, the data and a Java for Spark
 setup: $(STAMP) $(KERNEL) data java
@@ -68,6 +68,11 @@ student: $(STAMP)
 grade: setup
 	@test -n "$(LESSON)" -a -n "$(SUBMISSIONS)" || { echo "usage: make grade LESSON=02 SUBMISSIONS=folder-or.zip"; exit 2; }
 	$(BIN)/python -m course.grading grade $(LESSON) "$(SUBMISSIONS)" --out grading/work/$(LESSON)
+
+## nbgrader: make nbgrader LESSON=03 SUBMISSIONS=path/to/folder-or.zip  ->  grading/work/nbgrader/grades.csv (nbgrader's own grading)
+nbgrader: setup
+	@test -n "$(LESSON)" -a -n "$(SUBMISSIONS)" || { echo "usage: make nbgrader LESSON=03 SUBMISSIONS=folder-or.zip"; exit 2; }
+	$(BIN)/python -m course.grading nbgrader $(LESSON) "$(SUBMISSIONS)" --course grading/work/nbgrader
 
 ## test: set up if needed, then unit tests and nbval of every lesson
 ##   TOLERANT=1: compare lesson outputs with a tolerance (machines the numeric profile cannot pin: see README)

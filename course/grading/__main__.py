@@ -1,4 +1,4 @@
-"""Command line: ``python -m course.grading student|grade ...`` (see ``--help``)."""
+"""Command line: ``python -m course.grading student|grade|nbgrader ...`` (see ``--help``)."""
 
 from __future__ import annotations
 
@@ -33,7 +33,29 @@ def main(argv: list[str] | None = None) -> int:
     gr.add_argument("--memory-mb", type=int, default=4096, help="address-space limit of each kernel (default 4096)")
     gr.add_argument("--jobs", type=int, default=2, help="submissions graded at the same time (default 2)")
     gr.add_argument("--wall", type=int, default=1200, help="seconds per submission before it is stopped (default 1200)")
+    nb = sub.add_parser("nbgrader", help="grade with nbgrader instead: the master as nbgrader's source, "
+                                         "generate_assignment, autograde, export (see course/grading/nbgrader.py)")
+    nb.add_argument("lesson", help="lesson file, stem or number, e.g. 03")
+    nb.add_argument("submissions", nargs="?", help="folder with one subfolder per student, or an LMS zip")
+    nb.add_argument("--course", default="grading/work/nbgrader", help="nbgrader's course directory (default grading/work/nbgrader)")
+    nb.add_argument("--step", choices=["all", "generate", "collect", "autograde", "export"], default="all",
+                    help="run one step only (default: all)")
+    nb.add_argument("--timeout", type=int, default=120, help="seconds per cell (default 120)")
     args = parser.parse_args(argv)
+    if args.command == "nbgrader":
+        from .nbgrader import STEPS, run
+
+        steps = STEPS if args.step == "all" else (args.step,)
+        if "collect" in steps and not args.submissions:
+            print("error: pass the submissions (a folder or zip) to collect them", file=sys.stderr)
+            return 2
+        try:
+            run(args.lesson, Path(args.submissions) if args.submissions else None, Path(args.course), steps,
+                timeout=args.timeout)
+        except (RuntimeError, FileNotFoundError, ValueError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        return 0
     if args.command == "student":
         from .lesson import write_student_versions
 
