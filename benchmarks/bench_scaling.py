@@ -34,6 +34,15 @@ timing only the sizes matter: factors and epochs): ``Popularity``; ``ItemKNN(k=2
 with the sampled-negative BCE objective (4 negatives per positive; dense Adam, and
 ``sparse=True``: SparseAdam, which updates only the batch's rows) and with the full-softmax
 objective bench_ranking.py tunes (64 factors, batch 1024, batches of whole users).
+
+``ALS`` is the course's explicit ALS (biases, weighted lambda; 20 factors, reg 0.1, 15 epochs) and
+``Spark ALS`` Spark MLlib's, fitted with the same rank, regParam and iterations through
+``course_lib.distributed.spark_als.fit_spark_als`` in a fresh local Spark session (``local[2]``: two
+task threads, 8 GB driver heap). For Spark, "encode" is the hand-over from pandas (a CSV file Spark
+reads and caches) plus collecting the factors; "fit" is ``ALS.fit`` alone, its CPU time the JVM's
+(all threads, from /proc); "recommend" is Spark's ``recommendForUserSubset`` of the same 1,000 users
+(seen items not excluded); the peak memory adds the JVM's peak resident set to Python's. The session
+start (JVM included) is recorded apart.
 """
 
 from __future__ import annotations
@@ -56,7 +65,7 @@ import numpy as np  # noqa: E402
 
 SIZES = {"100k": (100_000, 1_000, 1_700), "1M": (1_000_000, 6_000, 3_700), "10M": (10_000_000, 70_000, 10_000)}
 MODELS = ["Popularity", "ItemKNN", "BiasedMF fast", "ImplicitALS", "EASE", "BPRMF", "DotProduct BCE (1 epoch)",
-          "DotProduct BCE sparse (1 epoch)", "DotProduct softmax (1 epoch)"]
+          "DotProduct BCE sparse (1 epoch)", "DotProduct softmax (1 epoch)", "ALS", "Spark ALS"]
 N_RECOMMEND_USERS = 1000
 CACHE = Path(os.environ.get("BENCH_CACHE", "/tmp/course_bench_cache"))
 
@@ -134,8 +143,10 @@ def describe(size: str) -> dict:
 # one (model, size) run, in a subprocess
 # ---------------------------------------------------------------------------------------------
 def make_model(name: str):
-    from course_lib.models import BPRMF, EASE, BiasedMF, ImplicitALS, ItemKNN, Popularity
+    from course_lib.models import ALS, BPRMF, EASE, BiasedMF, ImplicitALS, ItemKNN, Popularity
 
+    if name == "ALS":
+        return ALS(n_factors=20, reg=0.1, n_epochs=15, random_state=0)
     if name == "Popularity":
         return Popularity()
     if name == "ItemKNN":
@@ -164,7 +175,55 @@ def rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
+def _jvm_peak_rss_mib() -> float:
+    """The peak resident set of the Spark session's JVM (VmHWM), MiB; 0 if unknown."""
+    from pyspark import SparkContext
+
+    try:
+        status = Path(f"/proc/{SparkContext._gateway.proc.pid}/status").read_text()
+        return next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM")) / 1024
+    except (AttributeError, OSError, StopIteration):
+        return 0.0
+
+
+def child_spark(size: str) -> None:
+    """Spark MLlib ALS with the course ALS's settings, timed as the course's models are (see the docstring)."""
+    import pandas as pd
+
+    from course_lib.distributed.spark import jvm_cpu_seconds, start_spark, stop_spark, to_spark
+    from course_lib.distributed.spark_als import fit_spark_als
+
+    u, i, r = dataset(size)
+    ratings = pd.DataFrame({"user_id": u, "item_id": i, "rating": r})
+    del u, i, r
+    with benchlib.Timer() as t_start:
+        spark = start_spark(driver_memory="8g")
+        spark.range(1).count()
+    rss_data = rss_mib()
+    with benchlib.Timer() as t_all:
+        als = fit_spark_als(spark, ratings, n_factors=20, reg=0.1, n_epochs=15, random_state=0)
+    users = als.user_ids[np.random.default_rng(1).choice(len(als.user_ids), min(N_RECOMMEND_USERS, len(als.user_ids)),
+                                                         replace=False)]
+    codes = pd.DataFrame({"user_id": pd.Index(als.user_ids).get_indexer(users).astype(np.int32)})
+    subset = to_spark(spark, codes, ("user_id",)).cache()
+    subset.count()
+    cpu_before = jvm_cpu_seconds(spark)
+    with benchlib.Timer() as t_rec:
+        als.model.recommendForUserSubset(subset, 10).collect()
+    rec_cpu = jvm_cpu_seconds(spark) - cpu_before + t_rec.cpu
+    peak = rss_mib() + _jvm_peak_rss_mib()
+    stop_spark(spark)
+    print("RESULT " + json.dumps({
+        "encode_s": t_all.wall - als.fit_seconds, "fit_s": als.fit_seconds, "fit_cpu_s": als.fit_cpu_seconds,
+        "recommend_s": t_rec.wall, "recommend_cpu_s": rec_cpu, "recommend_users": len(users),
+        "rss_after_data_mib": rss_data, "peak_rss_mib": peak, "epochs": 15, "session_start_s": t_start.wall,
+        "spark_threads": 2}), flush=True)
+
+
 def child(model_name: str, size: str) -> None:
+    if model_name == "Spark ALS":
+        child_spark(size)
+        return
     import pandas as pd
 
     from course_lib.interactions import Interactions
