@@ -264,6 +264,14 @@ def test_the_masters_answers_are_not_flagged():
                 assert findings(cell.master_source, imported) == [], f"{file} {cell.grade_id}"
 
 
+def test_the_scan_flags_tricks_but_not_jupyter_syntax():
+    imported = {"np", "math"}
+    assert findings("%timeit np.sum([1])\n!pip list\nx = np.ones(3)", imported) == []
+    assert [w for _, w in findings("%%time\nimport ctypes", imported)] == ["imports ctypes (raw memory)"]
+    found = [w for _, w in findings("f = getattr(np, 'all' + 'close')\nexec('x = 1')\nmath.pi = 3", imported)]
+    assert found == ["calls getattr with a computed name", "calls exec", "changes math.pi (an imported module or class)"]
+
+
 def test_answer_names_are_what_the_answer_cells_bind():
     answers, imports = lesson_facts(load_lesson("03"))
     assert answers == ("pearson_similarity", "predict_item_based", "choose_k", "item_curve", "best_k")

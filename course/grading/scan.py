@@ -15,7 +15,7 @@ process creation; introspection attributes (``__code__``, ``__globals__``, ``__d
 ``sys.modules``, ``sys.settrace`` ...); assignments to attributes of imported modules and
 classes (``np.allclose = ...``); classes overriding comparison or arithmetic methods (objects
 that equal anything); rebinding a builtin (``abs = ...``) or a module alias of the lesson
-(``np = ...``).
+(``np = ...``). IPython's own syntax (``%timeit``, ``!pip list``) is not flagged.
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ PRETENDING = {"__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "__has
               "__array_ufunc__", "__array_function__", "__instancecheck__", "__class__", "__getattr__",
               "__getattribute__", "__round__", "__len__", "__contains__", "__iter__", "__getitem__"}
 BUILTINS = set(dir(builtins))
+MAGIC = {"run_line_magic", "run_cell_magic", "system", "getoutput"}
 
 
 def _root(node) -> str | None:
@@ -76,6 +77,10 @@ def findings(source: str, imported: set[str]) -> list[tuple[int, str]]:
         return []
     imported = set(imported) | {n for n in bound_names(source) if _imports_binding(tree, n)}
     out: list[tuple[int, str]] = []
+    magics = {id(node.func.value) for node in ast.walk(tree)   # %magic and !command: Jupyter's own syntax
+              if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in MAGIC
+              and isinstance(node.func.value, ast.Call) and isinstance(node.func.value.func, ast.Name)
+              and node.func.value.func.id == "get_ipython"}
 
     def add(node, what):
         out.append((getattr(node, "lineno", 0), what))
@@ -92,12 +97,15 @@ def findings(source: str, imported: set[str]) -> list[tuple[int, str]]:
                         break
         elif isinstance(node, ast.Call):
             func = node.func
-            if isinstance(func, ast.Name) and func.id in CALLS:
+            if isinstance(func, ast.Name) and func.id in CALLS and id(node) not in magics:
                 add(node, CALLS[func.id])
+            if (isinstance(func, ast.Attribute) and func.attr == "run_cell_magic" and id(func.value) in magics
+                    and len(node.args) == 3 and isinstance(node.args[2], ast.Constant) and isinstance(node.args[2].value, str)):
+                out += [(node.lineno + line, what) for line, what in findings(node.args[2].value, imported)]
             if (isinstance(func, ast.Name) and func.id == "getattr" and len(node.args) >= 2
                     and not isinstance(node.args[1], ast.Constant)):
                 add(node, "calls getattr with a computed name")
-        elif isinstance(node, ast.Attribute) and node.attr in ATTRIBUTES:
+        elif isinstance(node, ast.Attribute) and node.attr in ATTRIBUTES and id(node.value) not in magics:
             add(node, f"uses {_dotted(node) or node.attr}")
         elif isinstance(node, ast.Name) and node.id in ("__builtins__", "__import__", "__loader__", "__spec__"):
             add(node, f"uses {node.id}")
