@@ -52,9 +52,8 @@ import pandas as pd  # noqa: E402
 import course  # noqa: E402
 from course_lib.coldstart import cold_start_split, evaluate_cold_start, evaluate_cold_user_ranking  # noqa: E402
 from course_lib.data import load_movielens  # noqa: E402
-from course_lib.evaluate import evaluate_full_ranking  # noqa: E402
-from course_lib.models import BPRMF, ItemKNN, Popularity  # noqa: E402
-from course_lib.sequences import LastItemKNN, evaluate_next_item  # noqa: E402
+from course_lib.evaluate import evaluate_full_ranking, evaluate_next_item  # noqa: E402
+from course_lib.models import BPRMF, ItemKNN, LastItemKNN, Popularity  # noqa: E402
 from course_lib.split import leave_last_out, stratified_split  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -77,7 +76,7 @@ GRU_VARIANTS = {
         n_epochs=10, mask_seen=False, batch_size=256, lr=1e-2, lr_schedule="linear"),
     "no mask, dropout 0.4, 10 epochs": dict(n_epochs=10, mask_seen=False, dropout=0.4),
     "no mask, embedding and hidden 128, dropout 0.3, 8 epochs": dict(
-        n_epochs=8, mask_seen=False, embedding_dim=128, hidden_size=128, dropout=0.3),
+        n_epochs=8, mask_seen=False, n_factors=128, hidden_size=128, dropout=0.3),
     "mask, tied, 6 epochs": dict(n_epochs=6, tie_weights=True),
     "mask, 6 epochs (the default)": dict(n_epochs=6),
     "mask, dropout 0.4, 8 epochs": dict(n_epochs=8, dropout=0.4),
@@ -165,8 +164,7 @@ def coldstart(ml, seeds) -> dict:
         fitted = {}
         for name, make in models.items():
             model = make(seed)
-            kw = {} if isinstance(model, Popularity) else dict(users=ml.users, items=ml.movies)
-            model, seconds = timed_fit(model, split.train, **kw)
+            model, seconds = timed_fit(model, split.train, users=ml.users, items=ml.movies)
             fitted[name] = model
             rank = evaluate_cold_user_ranking(model, split, k=10)
             rank_all = evaluate_cold_user_ranking(model, split, k=10, threshold=None)

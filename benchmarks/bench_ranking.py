@@ -53,7 +53,7 @@ GRIDS = {
                               for f, bs in ((64, 1024), (128, 1024), (256, 2048))
                               for wd in (5e-5, 1e-4) for e in (10, 15, 20, 25, 30)],
 }
-DOT_FIXED = dict(objective="softmax", lr=3e-3, validation=0.0, patience=None, progress=False, random_state=0)
+DOT_FIXED = dict(objective="softmax", lr=3e-3, early_stopping=False, progress=False, random_state=0)
 
 
 def softmax_dot(**p):
@@ -190,7 +190,7 @@ def rating_section(ratings) -> pd.DataFrame:
             for f, wd, lr, bs in ((32, 1e-4, 5e-3, 1024), (64, 2e-4, 2e-3, 512), (64, 1e-4, 3e-3, 1024))]
     scores, epochs = [], []
     for p in grid:
-        m = DotProduct(progress=False, random_state=0, n_epochs=30, validation=val, patience=2, **p).fit(inner)
+        m = DotProduct(progress=False, random_state=0, n_epochs=30, n_iter_no_change=2, **p).fit(inner, validation=val)
         scores.append(evaluate_ratings(m, val)["rmse"])
         epochs.append(int(m.history_["val_loss"].idxmin()))
     best = int(np.argmin(scores))
@@ -201,11 +201,11 @@ def rating_section(ratings) -> pd.DataFrame:
         "dot product (PyTorch), early stopping": lambda: DotProduct(progress=False, random_state=0, n_epochs=30,
                                                                     **grid[best]),
         "dot product (PyTorch), refit on all train": lambda: DotProduct(progress=False, random_state=0,
-                                                                        n_epochs=epochs[best], validation=0.0,
+                                                                        n_epochs=epochs[best], early_stopping=False,
                                                                         **grid[best]),
         "dot product (Keras), early stopping": lambda: KerasDotProduct(random_state=0, n_epochs=30, **grid[best]),
         "dot product (Keras), refit on all train": lambda: KerasDotProduct(random_state=0, n_epochs=epochs[best],
-                                                                           validation=0.0, **grid[best]),
+                                                                           early_stopping=False, **grid[best]),
     }
     rows = []
     for name, make in makers.items():

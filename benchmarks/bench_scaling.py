@@ -18,7 +18,7 @@ Data: synthetic implicit/explicit ratings with MovieLens-like skew, generated wi
 Protocol: every (model, size) runs in its own subprocess (``--child``), so the peak resident
 memory (``ru_maxrss``) is that run's alone; the subprocess is killed after ``--timeout`` seconds.
 Inside it the ratings are encoded once (``Interactions.from_ratings``, timed apart: "encode"),
-then ``fit`` is timed (wall and CPU seconds), then ``recommend_inner`` of the top 10 unseen items
+then ``fit`` is timed (wall and CPU seconds), then ``top_n`` of the top 10 unseen items
 for a fixed sample of 1,000 users (so the recommend time measures the per-user cost, which grows
 with the catalogue). Sizes run from small to large; a (model, size) whose time projected from the
 previous size exceeds the timeout is skipped with that reason. The growth exponent per model is the
@@ -166,7 +166,7 @@ def make_model(name: str):
         course.setup(seed=0, torch=True)
         objective = "bce" if "BCE" in name else "softmax"
         return DotProduct(objective=objective, n_factors=64, weight_decay=1e-4 if objective == "softmax" else 0,
-                          batch_size=1024, lr=3e-3, n_epochs=1, validation=0.0, patience=None, progress=False,
+                          batch_size=1024, lr=3e-3, n_epochs=1, early_stopping=False, progress=False,
                           random_state=0, sparse="sparse" in name)
     raise ValueError(name)
 
@@ -239,10 +239,10 @@ def child(model_name: str, size: str) -> None:
     with benchlib.Timer() as t_fit:
         model.fit(data)
     rss_fit = rss_mib()
-    users = np.random.default_rng(1).choice(data.n_users, min(N_RECOMMEND_USERS, data.n_users), replace=False)
+    users = data.user_ids[np.random.default_rng(1).choice(data.n_users, min(N_RECOMMEND_USERS, data.n_users),
+                                                           replace=False)]
     with benchlib.Timer() as t_rec:
-        for start in range(0, len(users), 256):
-            model.recommend_inner(users[start:start + 256], 10)
+        model.top_n(users, 10, batch_size=256)
     print("RESULT " + json.dumps({
         "encode_s": t_enc.wall, "fit_s": t_fit.wall, "fit_cpu_s": t_fit.cpu, "recommend_s": t_rec.wall,
         "recommend_cpu_s": t_rec.cpu, "recommend_users": len(users),

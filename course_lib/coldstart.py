@@ -104,39 +104,31 @@ def evaluate_cold_start(model, split: ColdStartSplit, k: int = 10, threshold: fl
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
-def evaluate_cold_user_ranking(model, split: ColdStartSplit, k: int = 10, threshold: float | None = 4.0,
-                               **test_kwargs) -> dict[str, float]:
-    """Full-catalogue top-``k`` ranking for the brand-new users of ``split`` (NDCG, recall and hit rate @k).
+def evaluate_cold_user_ranking(model, split: ColdStartSplit, k: int = 10,
+                               threshold: float | None = 4.0) -> dict[str, float]:
+    r"""Full-catalogue top-``k`` ranking for the brand-new users of ``split`` (NDCG, recall and hit rate @k).
 
     Protocol. For every cold user (``split.cold_users``), the candidates are all the *warm* movies
     (those of ``split.train``) except the user's ``support`` movies, which were already shown to the
     system (they are excluded whether or not the model trained on them, so every setting ranks the
-    same candidates). The model scores every candidate, the ``k`` best are kept (ties: lower item id
-    first), and they are compared with the user's held-out movies in ``split.cold_users`` rated
-    ``>= threshold`` (``threshold=None``: every held-out movie the user rated counts). Users
-    without a relevant movie are skipped. Metrics (binary relevance, :mod:`course_lib.metrics`):
-    ``ndcg@k``, ``recall@k`` (hits / relevant) and ``hit_rate@k`` (at least one hit), averaged
-    over users; ``n_users`` is how many were scored.
-
-    Scores are ``model.test(pairs, **test_kwargs)["est"]``, so any rating model works (the
-    feature-aware model scores a cold user from its demographics). A fitted
-    :class:`~course_lib.models.baselines.Popularity` ranks by its training counts ``counts_``
-    (its ``test`` would give mean ratings, which rank rarely-rated movies first).
+    same candidates). The model scores every candidate with ``model.score_items``, that is with its
+    own cold-start path for a user it does not know (popularity for most models; the bias
+    :math:`\mu + b_i` for biased rating models; the features of the ``users`` table given to ``fit``
+    for feature-aware models; folded-in vectors after ``fold_in``), the ``k`` best are kept (ties:
+    lower item id first), and they are compared with the user's held-out movies in
+    ``split.cold_users`` rated ``>= threshold`` (``threshold=None``: every held-out movie the user rated
+    counts). Users without a relevant movie are skipped. Metrics (binary relevance,
+    :mod:`course_lib.metrics`): ``ndcg@k``, ``recall@k`` (hits / relevant) and ``hit_rate@k`` (at least
+    one hit), averaged over users; ``n_users`` is how many were scored.
     """
-    from .models.baselines import Popularity  # here: the models import this package's modules
-
     if len(split.cold_users) == 0:
         raise ValueError("the split has no cold-user rows to rank for")
     users = np.sort(split.cold_users["user_id"].unique())
     items = np.sort(split.train["item_id"].unique())
-    if isinstance(model, Popularity):
-        score = np.asarray(model.counts_, dtype=float)[model.data_.encode_items(items).clip(min=0)]
-        score = np.where(model.data_.encode_items(items) >= 0, score, 0.0)
-        scores = np.broadcast_to(score, (len(users), len(items)))
-    else:
-        pairs = pd.DataFrame({"user_id": np.repeat(users, len(items)), "item_id": np.tile(items, len(users))})
-        scores = model.test(pairs, **test_kwargs)["est"].to_numpy(dtype=float).reshape(len(users), len(items))
-    scores = np.array(scores, dtype=float)
+    columns = model.data_.encode_items(items)
+    scores = np.full((len(users), len(items)), -np.inf)
+    known = columns >= 0
+    scores[:, known] = np.asarray(model.score_items(users), dtype=float)[:, columns[known]]
     row = {u: r for r, u in enumerate(users)}
     col = pd.Index(items)
     sup = split.support[split.support["user_id"].isin(row)]

@@ -7,7 +7,11 @@ r"""One comparison table for several models on one split, and the capstone's tem
 * ``rmse``, ``mae``: protocol ``rating`` (:func:`course_lib.evaluate.evaluate_ratings`), for
   rating models only (NaN for ranking models, whose scores are not ratings);
 * ``precision@k``, ``recall@k``, ``ndcg@k``, ``map@k``, ``coverage``, ``novelty@k``: protocol
-  ``full_ranking`` (:func:`course_lib.evaluate.evaluate_full_ranking`).
+  ``full_ranking`` (:func:`course_lib.evaluate.evaluate_full_ranking`), every test user included: a
+  user the model does not know is ranked by the model's fallback (popularity for most models);
+* with ``user_groups=True``, ``ndcg@k (known users)`` and ``ndcg@k (new users)`` split that NDCG
+  between the test users the model was trained on and the others
+  (:func:`course_lib.evaluate.evaluate_full_ranking_by_group`).
 
 :func:`temporal_protocol` gives the honest product split: train on the past, choose
 hyperparameters on the next slice of time (validation), report on the most recent slice (test).
@@ -21,7 +25,7 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from .evaluate import evaluate_full_ranking, evaluate_ratings
+from .evaluate import evaluate_full_ranking, evaluate_full_ranking_by_group, evaluate_ratings
 from .models.base import Recommender
 from .split import temporal_split
 from .validation import check_fraction, check_positive_int
@@ -30,22 +34,20 @@ __all__ = ["compare_models", "is_rating_model", "temporal_protocol"]
 
 
 def is_rating_model(model: Recommender) -> bool:
-    """True if the model's predictions are ratings (it clips to the rating scale), e.g. BiasedMF.
+    """True if the model's predictions are ratings (``model.predicts_ratings``), e.g. BiasedMF.
 
-    Ranking models (ItemKNN, EASE, ImplicitALS, BPRMF) set ``clip = False``: their scores are
-    not on the rating scale, so RMSE is meaningless for them. A neural model trained on implicit
-    feedback (``objective`` other than ``"mse"``, e.g. ``DotProduct(objective="bce")``) outputs
-    logits or scores: not a rating model either, even before it is fitted.
+    Ranking models (ItemKNN, EASE, ImplicitALS, BPRMF) output scores that are not on the rating
+    scale, so RMSE is meaningless for them. A neural model trained on implicit feedback
+    (``objective`` other than ``"mse"``, e.g. ``DotProduct(objective="bce")``) outputs logits or
+    scores: not a rating model either, even before it is fitted.
     """
-    objective = getattr(model, "objective", None)
-    if objective is not None and objective != "mse":
-        return False
-    return bool(getattr(model, "clip", True))
+    return bool(model.predicts_ratings)
 
 
 def compare_models(models: Mapping[str, Recommender], train: pd.DataFrame, test: pd.DataFrame, k: int = 10,
-                   rating_models: Iterable[str] | None = None,
-                   fit_params: Mapping[str, Mapping] | None = None) -> pd.DataFrame:
+                   rating_models: Iterable[str] | None = None, *, users: pd.DataFrame | None = None,
+                   items: pd.DataFrame | None = None, item_vectors: pd.DataFrame | None = None,
+                   user_groups: bool = False) -> pd.DataFrame:
     """Fit each model on ``train`` and evaluate it on ``test``: one row per model, indexed by name.
 
     Parameters
@@ -55,9 +57,9 @@ def compare_models(models: Mapping[str, Recommender], train: pd.DataFrame, test:
     k : cut-off of the ranking metrics.
     rating_models : names of the models to score with RMSE/MAE; ``None`` = every model for
         which :func:`is_rating_model` is True. The others get NaN.
-    fit_params : ``{name: {keyword: value}}`` passed to that model's ``fit`` besides ``train``,
-        e.g. ``{"FeatureAware": {"users": ml.users, "items": ml.movies}}`` for a model that
-        reads side features.
+    users, items, item_vectors : side tables given to every model's ``fit`` (the contract's side
+        inputs: models that read features use them, the others ignore them).
+    user_groups : add ``ndcg@k (known users)`` and ``ndcg@k (new users)``.
 
     Returns
     -------
@@ -78,21 +80,25 @@ def compare_models(models: Mapping[str, Recommender], train: pd.DataFrame, test:
         unknown = rating - set(models)
         if unknown:
             raise ValueError(f"rating_models names {sorted(map(str, unknown))} that are not in models")
-    fit_params = {} if fit_params is None else dict(fit_params)
-    unknown = set(fit_params) - set(models)
-    if unknown:
-        raise ValueError(f"fit_params names {sorted(map(str, unknown))} that are not in models")
     columns = ["fit_seconds", "rmse", "mae", f"precision@{k}", f"recall@{k}", f"ndcg@{k}", f"map@{k}",
                "coverage", f"novelty@{k}"]
     rows = []
     for name, model in models.items():
         start = time.process_time()
-        model.fit(train, **fit_params.get(name, {}))
+        model.fit(train, users=users, items=items, item_vectors=item_vectors)
         row = {"model": name, "fit_seconds": time.process_time() - start, "rmse": np.nan, "mae": np.nan}
         if name in rating:
             row.update(evaluate_ratings(model, test))
-        row.update(evaluate_full_ranking(model, test, k))
+        if user_groups:
+            groups = evaluate_full_ranking_by_group(model, test, k)
+            row.update({key: value for key, value in groups.loc["all"].items() if key != "n_users"})
+            for group in ("known users", "new users"):
+                row[f"ndcg@{k} ({group})"] = groups.loc[group].get(f"ndcg@{k}", np.nan)
+        else:
+            row.update(evaluate_full_ranking(model, test, k))
         rows.append(row)
+    if user_groups:
+        columns += [f"ndcg@{k} (known users)", f"ndcg@{k} (new users)"]
     return pd.DataFrame(rows).set_index("model")[columns]
 
 

@@ -7,11 +7,16 @@ Surprise's predictions to the last bit (tie order in k-NN, update order in SGD).
 
 The rating matrix :math:`R \in \mathbb{R}^{|U| \times |I|}` is stored sparse (CSR): row
 :math:`u` holds the items user :math:`u` rated.
+
+It is the one object a model's ``fit`` receives: besides the encoded ratings it carries their
+timestamps (when the ratings have a ``timestamp`` column) and the side tables given to ``fit``
+(``users``, ``items``, ``item_vectors``), for the models that read them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -35,9 +40,25 @@ class UnknownIdError(KeyError):
         return str(self.args[0])
 
 
+class HeldOut(NamedTuple):
+    """Held-out ratings encoded with a training set's id maps (``-1`` = an id training does not know)."""
+
+    u: np.ndarray
+    i: np.ndarray
+    r: np.ndarray
+
+    @property
+    def known(self) -> np.ndarray:
+        """True where both the user and the item are known to training."""
+        return (self.u >= 0) & (self.i >= 0)
+
+    def __len__(self) -> int:  # the number of rows, not of fields
+        return len(self.r)
+
+
 @dataclass(eq=False)
 class Interactions:
-    """Ratings encoded to inner indices, in training order.
+    """Ratings encoded to inner indices, in training order, with their timestamps and side tables.
 
     Attributes
     ----------
@@ -45,6 +66,11 @@ class Interactions:
     u, i : inner user and item index of each rating, shape ``(n_ratings,)``, training order.
     r : the ratings, float64, shape ``(n_ratings,)``.
     rating_scale : ``(lowest, highest)`` rating, used to clip predictions.
+    t : the timestamps, shape ``(n_ratings,)``, or ``None`` when the ratings had no ``timestamp``.
+    users, items, item_vectors : the side tables given to ``fit`` (or ``None``): MovieLens's
+        ``users`` (user_id, age, gender, occupation ...) and ``movies`` (item_id, title, year,
+        genres), and item vectors (a DataFrame indexed by item_id). They may describe ids that
+        have no ratings.
     """
 
     user_ids: np.ndarray
@@ -53,15 +79,22 @@ class Interactions:
     i: np.ndarray
     r: np.ndarray
     rating_scale: tuple[float, float]
+    t: np.ndarray | None = None
+    users: pd.DataFrame | None = field(default=None, repr=False)
+    items: pd.DataFrame | None = field(default=None, repr=False)
+    item_vectors: pd.DataFrame | None = field(default=None, repr=False)
     _cache: dict = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_ratings(
-        cls, ratings: pd.DataFrame, *, rating_scale: tuple[float, float] | None = None, name: str = "ratings"
+        cls, ratings: pd.DataFrame, *, rating_scale: tuple[float, float] | None = None, name: str = "ratings",
+        users: pd.DataFrame | None = None, items: pd.DataFrame | None = None,
+        item_vectors: pd.DataFrame | None = None,
     ) -> "Interactions":
-        """Encode a ratings DataFrame (columns user_id, item_id, rating), keeping its row order.
+        """Encode a ratings DataFrame (columns user_id, item_id, rating[, timestamp]), keeping its row order.
 
-        ``rating_scale`` defaults to the lowest and highest rating present.
+        ``rating_scale`` defaults to the lowest and highest rating present. A ``timestamp``
+        column is kept (``t``); ``users``, ``items`` and ``item_vectors`` are attached as given.
         """
         check_ratings(ratings, name=name, rating_scale=rating_scale)
         u, user_ids = pd.factorize(ratings["user_id"].to_numpy(), sort=False)
@@ -69,8 +102,42 @@ class Interactions:
         r = ratings["rating"].to_numpy(dtype=np.float64)
         if rating_scale is None:
             rating_scale = (float(r.min()), float(r.max()))
-        return cls(np.asarray(user_ids), np.asarray(item_ids), u.astype(np.int32), i.astype(np.int32),
-                   r.copy(), (float(rating_scale[0]), float(rating_scale[1])))
+        t = None
+        if "timestamp" in ratings.columns:
+            t = ratings["timestamp"].to_numpy().copy()
+            if not np.issubdtype(t.dtype, np.number) or np.isnan(t.astype(float)).any():
+                raise ValueError(f"{name}['timestamp'] must hold numbers (Unix seconds) with no missing value, "
+                                 f"got dtype {t.dtype}")
+        data = cls(np.asarray(user_ids), np.asarray(item_ids), u.astype(np.int32), i.astype(np.int32),
+                   r.copy(), (float(rating_scale[0]), float(rating_scale[1])), t)
+        return data.with_side(users=users, items=items, item_vectors=item_vectors)
+
+    @classmethod
+    def coerce(cls, data, *, name: str = "ratings") -> "Interactions":
+        """``data`` itself if it is an ``Interactions``, else :meth:`from_ratings` of it."""
+        return data if isinstance(data, Interactions) else cls.from_ratings(data, name=name)
+
+    def with_side(self, *, users: pd.DataFrame | None = None, items: pd.DataFrame | None = None,
+                  item_vectors: pd.DataFrame | None = None) -> "Interactions":
+        """The same ratings with side tables attached (those not given are kept); shares the arrays."""
+        for table, key, label in ((users, "user_id", "users"), (items, "item_id", "items")):
+            if table is not None and (not isinstance(table, pd.DataFrame) or key not in table.columns):
+                raise ValueError(f"{label} must be a DataFrame with a {key!r} column (one row per id), "
+                                 f"got {type(table).__name__}")
+        if item_vectors is not None and not isinstance(item_vectors, pd.DataFrame):
+            raise ValueError(f"item_vectors must be a DataFrame of numbers indexed by item_id, "
+                             f"got {type(item_vectors).__name__}")
+        if users is None and items is None and item_vectors is None:
+            return self
+        return replace(self, users=self.users if users is None else users,
+                       items=self.items if items is None else items,
+                       item_vectors=self.item_vectors if item_vectors is None else item_vectors, _cache=self._cache)
+
+    def encode(self, ratings: pd.DataFrame, *, name: str = "held-out ratings") -> HeldOut:
+        """Held-out ratings in this training set's inner indices (``-1`` for unknown ids)."""
+        check_ratings(ratings, name=name, allow_duplicates=True)
+        return HeldOut(self.encode_users(ratings["user_id"].to_numpy()), self.encode_items(ratings["item_id"].to_numpy()),
+                       ratings["rating"].to_numpy(dtype=np.float64))
 
     # -- sizes -------------------------------------------------------------------------
     @property

@@ -4,16 +4,15 @@ r"""A small serving wrapper: a fitted course model plus the movies table, answer
 
 * ``recommend(user_id, n)``: titles, years, genres, the model's score and a ``because`` text
   naming the user's training movies most similar to each recommendation (item-item cosine on
-  the binary training matrix, or the model's own explanation for item-based
-  :class:`~course_lib.models.KNN` models). An unknown user gets the most popular movies,
-  and ``because`` says so.
+  the binary training matrix, :func:`course_lib.similarities.binary_cosine`, or the model's own
+  explanation for item-based :class:`~course_lib.models.KNN` models). An unknown user gets the
+  most popular movies, and ``because`` says so.
 * ``for_new_user({item_id: rating}, n)``: a brand-new user with a few ratings is scored
   item-kNN style, :math:`\text{score}(j) = \sum_i (r_i - m)\, s_{ij}`, with :math:`m` the
   middle of the rating scale (a movie rated below the middle pushes similar movies down).
-* ``save(path)`` / ``MovieRecommender.load(path)``: joblib file of the fitted NumPy/SciPy
-  estimator and the movies table. PyTorch models are saved with
-  :func:`course_lib.models.torch_models.save_model` instead (weights only, no pickle);
-  ``save`` refuses them. Loading a pickle runs code: load only files you made yourself.
+* ``save(path)`` / ``MovieRecommender.load(path)``: one zip file with the model (written by
+  :func:`course_lib.models.save_model`, any course model, PyTorch and Keras included, no pickle)
+  and the movies table (JSON, with its column types). Loading runs no code from the file.
 
 Everything the answers need (the item-item similarity, the popularity ranking, the movies
 indexed by id) is computed once, at construction.
@@ -21,21 +20,25 @@ indexed by id) is computed once, at construction.
 
 from __future__ import annotations
 
+import io
+import json
+import tempfile
+import zipfile
 from pathlib import Path
 
-import joblib
 import numpy as np
 import pandas as pd
 
 from .interactions import UnknownIdError
-from .models.base import Recommender
-from .models.implicit import binary_matrix
+from .models.base import Recommender, check_is_fitted
+from .models.persistence import load_model, save_model
+from .similarities import binary_cosine
 from .validation import check_positive_int
 
 __all__ = ["MovieRecommender"]
 
 _FORMAT = "course_lib.serving.MovieRecommender"
-_VERSION = 1
+_VERSION = 2
 _COLUMNS = ["item_id", "title", "year", "genres", "score", "because"]
 
 
@@ -53,7 +56,7 @@ class MovieRecommender:
     def __init__(self, model: Recommender, movies: pd.DataFrame, n_reasons: int = 2):
         if not isinstance(model, Recommender):
             raise TypeError(f"model must be a fitted course Recommender, got {type(model).__name__}")
-        model._check_fitted()
+        check_is_fitted(model)
         missing = {"item_id", "title", "year", "genres"} - set(movies.columns)
         if missing:
             raise ValueError(f"movies is missing the columns {sorted(missing)}")
@@ -66,13 +69,8 @@ class MovieRecommender:
     def _prepare(self) -> None:
         data = self.model.data_
         self._data = data
-        x = binary_matrix(data)
-        self._seen = x
-        co = (x.T @ x).toarray()
-        norms = np.sqrt(np.diag(co))
-        sim = co / (np.outer(norms, norms) + 1e-12)
-        np.fill_diagonal(sim, 0.0)
-        self._sim = sim  # cosine between items on the binary training matrix, (n_items, n_items)
+        self._seen = data.matrix
+        self._sim = binary_cosine(data.matrix)  # cosine between items on the binary training matrix
         counts = data.item_counts().astype(float)
         self._popularity = counts
         self._popular_order = np.argsort(-counts, kind="stable")  # ties: lower inner index first
@@ -84,13 +82,6 @@ class MovieRecommender:
         self._middle = (low + high) / 2
         model = self.model
         self._own_explanation = (hasattr(model, "recommend_explained") and not getattr(model, "user_based", True))
-
-    def __getstate__(self):  # the similarity is recomputed on loading: smaller files
-        return {"model": self.model, "movies": self.movies, "n_reasons": self.n_reasons}
-
-    def __setstate__(self, state):
-        self.model, self.movies, self.n_reasons = state["model"], state["movies"], state["n_reasons"]
-        self._prepare()
 
     # -- answers -------------------------------------------------------------------------
     def _table(self, inner: np.ndarray, scores: np.ndarray, because: list[str]) -> pd.DataFrame:
@@ -150,9 +141,8 @@ class MovieRecommender:
                 because.append("because you rated " + "; ".join(titles) if titles
                                else "no similar movie among your ratings: scored by the model alone")
             return self._table(inner, recs["score"].to_numpy(), because)
-        top = self.model.recommend_inner(np.array([u]), n)[0]
-        top = top[top >= 0]
-        scores = np.asarray(self.model._scores(np.array([u])), dtype=float)[0, top]
+        top = data.encode_items(self.model.top_n([user_id], n)[0])
+        scores = self.model.score_items([user_id])[0, top]
         row = self._seen[u]
         rated = row.indices
         weights = np.ones(len(rated))
@@ -184,37 +174,46 @@ class MovieRecommender:
 
     # -- persistence ---------------------------------------------------------------------
     def save(self, path: str | Path) -> None:
-        """Write the fitted model and the movies table to ``path`` (joblib).
-
-        PyTorch and Keras models are refused: save them with
-        :func:`course_lib.models.torch_models.save_model` and wrap the loaded model again.
-        """
-        module = type(self.model).__module__
-        if ".torch_models" in module or ".keras_models" in module:
-            raise TypeError(f"{type(self.model).__name__} is a neural model: save it with "
-                            "course_lib.models.torch_models.save_model(model, path) (or the Keras "
-                            "model's own saving), load it back, and build MovieRecommender(model, movies) again")
-        joblib.dump({"format": _FORMAT, "version": _VERSION, "state": self.__getstate__()}, Path(path))
+        """Write the fitted model and the movies table to one zip file at ``path`` (no pickle)."""
+        path = Path(path)
+        with tempfile.TemporaryDirectory() as folder:
+            model_file = Path(folder) / "model.model"
+            save_model(self.model, model_file)
+            tmp = path.with_name(path.name + ".partial")
+            with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as z:
+                z.writestr("serving.json", json.dumps({"format": _FORMAT, "version": _VERSION, "n_reasons": self.n_reasons,
+                                                      "movie_dtypes": {c: str(t) for c, t in self.movies.dtypes.items()}}))
+                z.write(model_file, "model.model")
+                z.writestr("movies.json", self.movies.to_json(orient="table", index=False))
+            tmp.replace(path)
 
     @classmethod
     def load(cls, path: str | Path) -> "MovieRecommender":
-        """Read a file written by :meth:`save` (only load files you trust: it is a pickle)."""
+        """Read a file written by :meth:`save` (no code from the file runs)."""
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"no MovieRecommender file at {path}")
         try:
-            payload = joblib.load(path)
-        except Exception as exc:
+            with zipfile.ZipFile(path) as z:
+                meta = json.loads(z.read("serving.json"))
+                if meta.get("format") != _FORMAT:
+                    raise ValueError("wrong format")
+                if meta.get("version") != _VERSION:
+                    raise ValueError(f"{path} has MovieRecommender format version {meta.get('version')!r}; "
+                                     f"this course_lib reads version {_VERSION}")
+                movies = pd.read_json(io.BytesIO(z.read("movies.json")), orient="table").astype(meta["movie_dtypes"])
+                with tempfile.TemporaryDirectory() as folder:
+                    model_file = Path(folder) / "model.model"
+                    model_file.write_bytes(z.read("model.model"))
+                    model = load_model(model_file)
+        except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as exc:
             raise ValueError(f"{path} is not a MovieRecommender file written by MovieRecommender.save "
                              f"({type(exc).__name__}: {exc})") from None
-        if not isinstance(payload, dict) or payload.get("format") != _FORMAT:
-            raise ValueError(f"{path} is not a MovieRecommender file written by MovieRecommender.save")
-        if payload.get("version") != _VERSION:
-            raise ValueError(f"{path} has MovieRecommender format version {payload.get('version')!r}; "
-                             f"this course_lib reads version {_VERSION}")
-        obj = cls.__new__(cls)
-        obj.__setstate__(payload["state"])
-        return obj
+        except ValueError as exc:
+            if "format version" in str(exc):
+                raise
+            raise ValueError(f"{path} is not a MovieRecommender file written by MovieRecommender.save") from None
+        return cls(model, movies, n_reasons=meta.get("n_reasons", 2))
 
     def __repr__(self) -> str:
         d = self._data

@@ -9,6 +9,8 @@ Which split answers which question:
   ratings in training, as in Microsoft Recommenders' benchmark.
 * :func:`leave_last_out`: next-item and the NCF protocol: each user's most recent rating(s).
 * :func:`temporal_split`: the honest product question, trained on the past, tested on the future.
+* :func:`sample_negatives` (from :mod:`course_lib.sampling`, the course's one negative sampler):
+  unobserved items for implicit feedback, with labels.
 
 Every function keeps the input's columns, returns new DataFrames, and is seeded.
 """
@@ -21,7 +23,10 @@ from math import ceil
 import numpy as np
 import pandas as pd
 
+from .sampling import sample_negatives
 from .validation import check_fraction, check_positive_int, check_ratings
+
+__all__ = ["kfold", "leave_last_out", "random_split", "sample_negatives", "stratified_split", "temporal_split"]
 
 
 def random_split(ratings: pd.DataFrame, test_size: float = 0.2, random_state: int = 42) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -116,43 +121,3 @@ def temporal_split(
     if in_test.all() or not in_test.any():
         raise ValueError(f"the cut at {pd.Timestamp(cut, unit='s')} leaves an empty train or test set")
     return ratings[~in_test], ratings[in_test]
-
-
-def sample_negatives(
-    positives: pd.DataFrame, n_negatives: int = 4, *, items=None, exclude: pd.DataFrame | None = None,
-    random_state: int = 0,
-) -> pd.DataFrame:
-    """For each (user, item) positive, draw ``n_negatives`` items the user has not interacted with.
-
-    Parameters
-    ----------
-    positives : rows with user_id and item_id (the observed interactions).
-    items : the candidate item ids (default: every item in ``positives``).
-    exclude : more interactions that must not be drawn as negatives (default: ``positives``).
-
-    Returns
-    -------
-    DataFrame with user_id, item_id, label (1 for the positives, 0 for the negatives), the
-    positives first. Negatives are drawn uniformly and redrawn until unseen.
-    """
-    check_ratings(positives, columns=("user_id", "item_id"), allow_duplicates=True)
-    n_negatives = check_positive_int(n_negatives, "n_negatives", minimum=0)
-    items = np.unique(positives["item_id"].to_numpy() if items is None else np.asarray(items))
-    seen = positives if exclude is None else pd.concat([positives[["user_id", "item_id"]], exclude[["user_id", "item_id"]]])
-    user_codes, users = pd.factorize(seen["user_id"])
-    item_pos = np.searchsorted(items, seen["item_id"].to_numpy())
-    valid = (item_pos < len(items)) & (items[np.minimum(item_pos, len(items) - 1)] == seen["item_id"].to_numpy())
-    seen_keys = np.unique(user_codes[valid].astype(np.int64) * len(items) + item_pos[valid])
-    per_user = np.bincount(seen_keys // len(items), minlength=len(users))  # distinct items per user
-    if (per_user >= len(items)).any():
-        raise ValueError("a user has interacted with every candidate item: no negatives can be drawn")
-    rng = np.random.default_rng(random_state)
-    u = np.repeat(pd.Index(users).get_indexer(positives["user_id"]), n_negatives).astype(np.int64)
-    draw = rng.integers(0, len(items), size=len(u))
-    bad = np.isin(u * len(items) + draw, seen_keys)
-    while bad.any():
-        draw[bad] = rng.integers(0, len(items), size=int(bad.sum()))
-        bad[bad] = np.isin(u[bad] * len(items) + draw[bad], seen_keys)
-    negatives = pd.DataFrame({"user_id": np.asarray(users)[u], "item_id": items[draw], "label": 0})
-    pos = pd.DataFrame({"user_id": positives["user_id"].to_numpy(), "item_id": positives["item_id"].to_numpy(), "label": 1})
-    return pd.concat([pos, negatives], ignore_index=True)

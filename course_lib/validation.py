@@ -115,3 +115,37 @@ def check_same_length(a, b, names: tuple[str, str]) -> tuple[np.ndarray, np.ndar
         if np.isnan(arr).any():
             raise ValueError(f"{nm} contains {int(np.isnan(arr).sum())} NaN values")
     return x, y
+
+
+def check_random_state(random_state, *, legacy: bool = False):
+    """The one way every course model turns ``random_state`` into a random generator.
+
+    ``random_state`` may be
+
+    * an int: a generator seeded with it (reproducible: the same int gives the same model);
+    * ``None``: a generator seeded from the operating system's entropy (a fresh start: two fits
+      differ), as in scikit-learn and Surprise;
+    * a ``numpy.random.Generator`` (or, with ``legacy=True``, a ``RandomState``): used as it is,
+      so several models can share one stream.
+
+    Returns a ``numpy.random.Generator``; with ``legacy=True`` a ``numpy.random.RandomState``
+    instead, for the models that reproduce Surprise's random stream bit for bit (Surprise draws
+    from ``RandomState``). Anything else is a ``ValueError`` that says what was received.
+    """
+    if random_state is None or (isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool)):
+        if random_state is not None and random_state < 0:
+            raise ValueError(f"random_state must be a non-negative int, None or a NumPy generator, got {random_state}")
+        return np.random.RandomState(random_state) if legacy else np.random.default_rng(random_state)
+    if legacy and isinstance(random_state, np.random.RandomState):
+        return random_state
+    if not legacy and isinstance(random_state, np.random.Generator):
+        return random_state
+    expected = "numpy.random.RandomState" if legacy else "numpy.random.Generator"
+    raise ValueError(f"random_state must be an int, None or a {expected}, got {random_state!r}")
+
+
+def derive_seed(rng) -> int:
+    """A seed (0 <= seed < 2**63) drawn from ``rng``, to seed another library (PyTorch, Keras) from it."""
+    if isinstance(rng, np.random.RandomState):
+        return int(rng.randint(0, 2**31 - 1))
+    return int(rng.integers(0, 2**63 - 1))

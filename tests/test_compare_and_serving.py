@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from course_lib.compare import compare_models, is_rating_model, temporal_protocol
+from course_lib.evaluate import evaluate_full_ranking, evaluate_ratings
 from course_lib.models import EASE, BaselineOnly, ItemKNN, Popularity
 from course_lib.serving import MovieRecommender
 from course_lib.split import temporal_split
@@ -41,20 +41,17 @@ def served(temporal, ml100k):
 # -- compare_models --------------------------------------------------------------------------
 
 
-def test_compare_models_table_shape_and_ranges(table):
+def test_compare_models_rows_are_the_protocols_results(table, temporal):
+    train, test = temporal
     assert list(table.index) == ["Popularity", "BaselineOnly", "ItemKNN", "EASE"]
     assert list(table.columns) == ["fit_seconds", *METRICS]
-    assert (table["fit_seconds"] >= 0).all()
     # RMSE/MAE only for rating models; ranking models' scores are not ratings
     assert table.loc[["ItemKNN", "EASE"], ["rmse", "mae"]].isna().all().all()
-    rated = table.loc[["Popularity", "BaselineOnly"]]
-    assert ((rated["rmse"] > 0.8) & (rated["rmse"] < 1.2)).all()
-    assert (rated["mae"] < rated["rmse"]).all()
-    for col in ["precision@10", "recall@10", "ndcg@10", "map@10", "coverage"]:
-        assert table[col].between(0, 1).all(), col
-    assert (table["novelty@10"] > 0).all()
+    assert table.loc["BaselineOnly", "rmse"] == evaluate_ratings(BaselineOnly().fit(train), test)["rmse"]
+    direct = evaluate_full_ranking(EASE().fit(train), test, 10)
+    assert table.loc["EASE", METRICS[2:]].tolist() == [direct[c] for c in METRICS[2:]]
     # Popularity recommends (almost) the same list to everyone
-    assert table.loc["Popularity", "coverage"] < table.loc["EASE", "coverage"]
+    assert table.loc["Popularity", "coverage"] < table.loc["EASE", "coverage"] / 2
 
 
 def test_ease_beats_popularity_on_temporal_ndcg(table):
@@ -151,20 +148,9 @@ def test_item_based_knn_uses_its_own_explanation(temporal, ml100k):
     assert len(out) == 3 and out["because"].str.len().gt(0).all()
 
 
-def test_recommend_latency(served):
-    rec, train = served
-    users = train["user_id"].unique()[:20]
-    times = []
-    for u in users:
-        start = time.perf_counter()
-        rec.recommend(u, 10)
-        times.append(time.perf_counter() - start)
-    assert np.median(times) < 0.05, times
-
-
 def test_save_load_round_trip_in_fresh_process(served, tmp_path):
     rec, train = served
-    path = tmp_path / "ease.joblib"
+    path = tmp_path / "ease.service"
     rec.save(path)
     users = [int(u) for u in train["user_id"].unique()[:3]]
     expected = pd.concat([rec.recommend(u, 10) for u in users] + [rec.for_new_user(STAR_WARS, 10)],
@@ -191,14 +177,15 @@ def test_load_refuses_other_files(tmp_path):
     text.write_text("not a model")
     with pytest.raises(ValueError, match="not a MovieRecommender file"):
         MovieRecommender.load(text)
-    import joblib
+    import zipfile
 
-    other = tmp_path / "other.joblib"
-    joblib.dump({"a": 1}, other)
+    other = tmp_path / "other.zip"
+    with zipfile.ZipFile(other, "w") as z:
+        z.writestr("serving.json", '{"format": "something else"}')
     with pytest.raises(ValueError, match="not a MovieRecommender file"):
         MovieRecommender.load(other)
     with pytest.raises(FileNotFoundError):
-        MovieRecommender.load(tmp_path / "missing.joblib")
+        MovieRecommender.load(tmp_path / "missing.service")
 
 
 def test_constructor_checks(ml100k):

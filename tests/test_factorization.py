@@ -32,8 +32,8 @@ def _assert_same_model(ours, theirs, trainset):
     # inner ids agree (first appearance in the training ratings), so the arrays compare directly
     assert [trainset.to_raw_uid(u) for u in range(trainset.n_users)] == ours.data_.user_ids.tolist()
     assert [trainset.to_raw_iid(i) for i in range(trainset.n_items)] == ours.data_.item_ids.tolist()
-    assert np.array_equal(ours.P_, theirs.pu)
-    assert np.array_equal(ours.Q_, theirs.qi)
+    assert np.array_equal(ours.user_factors_, theirs.pu)
+    assert np.array_equal(ours.item_factors_, theirs.qi)
     assert np.array_equal(ours.b_u_, theirs.bu)
     assert np.array_equal(ours.b_i_, theirs.bi)
 
@@ -69,7 +69,7 @@ def test_defaults_reproduce_surprise_svd_exactly(split, surprise_split):
     assert rmse == pytest.approx(np.sqrt(np.mean((test["rating"].to_numpy() - est) ** 2)), abs=0)
     # the fast (fastmath) loop reorders sums: not the same bits, the same model to ~1e-12
     fast = BiasedMF(random_state=0, fast=True).fit(train)
-    assert np.abs(fast.P_ - ours.P_).max() < 1e-9
+    assert np.abs(fast.user_factors_ - ours.user_factors_).max() < 1e-9
     assert abs(evaluate_ratings(fast, test)["rmse"] - rmse) < 1e-6
 
 
@@ -95,8 +95,9 @@ def test_nmf_bit_identical_to_surprise_nmf(split, surprise_split, kwargs):
     theirs = SurpriseNMF(**kwargs).fit(trainset)
     ours = NMF(**kwargs).fit(train)
     _assert_same_model(ours, theirs, trainset)
-    assert (ours.P_ >= 0).all() and (ours.Q_ >= 0).all()
-    assert ours.W_.shape == (trainset.n_users, kwargs["n_factors"]) and ours.H_.shape == (kwargs["n_factors"], trainset.n_items)
+    assert (ours.user_factors_ >= 0).all() and (ours.item_factors_ >= 0).all()
+    assert ours.user_factors_.shape == (trainset.n_users, kwargs["n_factors"])
+    assert ours.item_factors_.shape == (trainset.n_items, kwargs["n_factors"])
     est, impossible = _surprise_estimates(theirs, testset)
     out = ours.test(test)
     assert np.array_equal(out["est"].to_numpy(), est)
@@ -130,7 +131,7 @@ def test_pure_svd_is_the_truncated_svd_of_the_centred_matrix():
     U, s, Vt = np.linalg.svd(dense)
     np.testing.assert_allclose(model.s_, s[:2], rtol=1e-10)
     np.testing.assert_allclose(model.U_ * model.s_ @ model.Vt_, (U[:, :2] * s[:2]) @ Vt[:2], atol=1e-10)
-    np.testing.assert_allclose(model.P_ @ model.Q_.T, (U[:, :2] * s[:2]) @ Vt[:2], atol=1e-10)
+    np.testing.assert_allclose(model.user_factors_ @ model.item_factors_.T, (U[:, :2] * s[:2]) @ Vt[:2], atol=1e-10)
     est = model.test(toy)["est"].to_numpy()
     full = means[data.u] + ((U[:, :2] * s[:2]) @ Vt[:2])[data.u, data.i]
     np.testing.assert_allclose(est, np.clip(full, 1, 5), atol=1e-10)
@@ -148,21 +149,21 @@ def test_pure_svd_loses_to_sgd_on_observed_ratings(split):
 def test_als_objective_never_increases_and_beats_the_baseline(split):
     train, test = split
     model = ALS(n_factors=10, n_epochs=8, reg=0.1, random_state=0).fit(train)
-    loss = model.history_["loss"].to_numpy()
+    loss = model.history_["train_loss"].to_numpy()
     assert (np.diff(loss) <= 1e-9 * loss[:-1]).all()  # each half-step is an exact minimisation
     assert evaluate_ratings(model, test)["rmse"] < evaluate_ratings(BaselineOnly().fit(train), test)["rmse"] - 0.01
 
 
 def test_bpr_learns_to_rank(ratings):
     train, test = stratified_split(ratings, 0.2, random_state=42)
-    model = BPRMF(n_factors=32, n_epochs=15, learning_rate=0.05, reg=0.005, random_state=0).fit(train)
-    loss = model.history_["loss"].to_numpy()
+    model = BPRMF(n_factors=32, n_epochs=15, lr=0.05, reg=0.005, random_state=0).fit(train)
+    loss = model.history_["train_loss"].to_numpy()
     assert loss[-1] < 0.5 * loss[0] and loss[0] < np.log(2)
     ours = evaluate_full_ranking(model, test, 10)["ndcg@10"]
     popular = evaluate_full_ranking(Popularity().fit(train), test, 10)["ndcg@10"]
     assert ours > popular + 0.05
-    same = BPRMF(n_factors=32, n_epochs=15, learning_rate=0.05, reg=0.005, random_state=0).fit(train)
-    assert np.array_equal(same.P_, model.P_)
+    same = BPRMF(n_factors=32, n_epochs=15, lr=0.05, reg=0.005, random_state=0).fit(train)
+    assert np.array_equal(same.user_factors_, model.user_factors_)
     rec = model.recommend(train["user_id"].iloc[0], n=5)
     seen = set(train.loc[train["user_id"] == train["user_id"].iloc[0], "item_id"])
     assert len(rec) == 5 and not seen & set(rec["item_id"]) and rec["score"].is_monotonic_decreasing
@@ -172,16 +173,20 @@ def test_bpr_learns_to_rank(ratings):
 def test_history_validation_and_early_stopping(split):
     train, test = split
     fit_part, val = random_split(train, 0.1, random_state=1)
-    model = BiasedMF(n_factors=20, n_epochs=60, lr_all=0.02, reg_all=0.01, early_stopping=3, random_state=0, fast=True)
+    model = BiasedMF(n_factors=20, n_epochs=60, lr_all=0.02, reg_all=0.01, early_stopping=True, n_iter_no_change=3,
+                     random_state=0, fast=True)
     assert model.fit(fit_part, validation=val) is model
     h = model.history_
-    assert list(h.columns) == ["epoch", "loss", "train_rmse", "val_rmse"]
+    assert list(h.columns) == ["train_loss", "train_rmse", "val_rmse"] and h.index.name == "epoch"
     assert model.n_epochs_ == len(h) < 60  # it overfits, so it stops
-    assert model.best_epoch_ == int(h.loc[h["val_rmse"].idxmin(), "epoch"]) == model.n_epochs_ - 3
+    assert model.best_epoch_ == int(h["val_rmse"].idxmin()) == model.n_epochs_ - 3
     assert evaluate_ratings(model, val)["rmse"] == pytest.approx(h["val_rmse"].min(), abs=1e-12)  # best restored
     assert h["train_rmse"].is_monotonic_decreasing
-    with pytest.raises(ValueError, match="validation"):
-        BiasedMF(early_stopping=2).fit(train)
+    # without validation ratings, early stopping holds out validation_fraction of the training ratings
+    carved = BiasedMF(n_factors=20, n_epochs=60, lr_all=0.02, reg_all=0.01, early_stopping=True, n_iter_no_change=3,
+                      validation_fraction=0.1, random_state=0, fast=True).fit(fit_part)
+    assert carved.n_epochs_ < 60 and "val_rmse" in carved.history_
+    assert carved.history_["val_rmse"].min() > h["val_rmse"].min() - 0.02
 
 
 @pytest.mark.parametrize("model", [BiasedMF(n_factors=5, n_epochs=5, lr_all=2.0, random_state=0),
@@ -206,9 +211,9 @@ def test_contract(model):
         model.predict(1, 1)
     assert model.fit(toy) is model
     again = clone(model).fit(toy)
-    assert np.array_equal(model.P_, again.P_)  # same seed, same result
+    assert np.array_equal(model.user_factors_, again.user_factors_)  # same seed, same result
     k = model.n_factors
-    assert model.P_.shape == (5, k) and model.Q_.shape == (6, k)
+    assert model.user_factors_.shape == (5, k) and model.item_factors_.shape == (6, k)
     pred = model.predict(1, 3)
     assert np.isfinite(pred.est) and not pred.was_impossible
     unknown = model.predict(99, 3)
@@ -238,14 +243,16 @@ def test_progress_bar_can_be_shown_and_hidden(capsys):
     (BiasedMF(reg_all=-1), "reg_all must be >= 0"),
     (BiasedMF(reg_qi=float("nan")), "reg_qi must be a finite number"),
     (BiasedMF(init_std_dev=-0.1), "init_std_dev must be >= 0"),
-    (BiasedMF(early_stopping=0), "early_stopping must be an integer >= 1"),
-    (BiasedMF(random_state="seed"), "random_state must be None, an int or a numpy RandomState"),
+    (BiasedMF(early_stopping=3), "early_stopping must be True or False"),
+    (BiasedMF(early_stopping=True, n_iter_no_change=0), "n_iter_no_change must be an integer >= 1"),
+    (BiasedMF(early_stopping=True, validation_fraction=1.5), r"validation_fraction must be in \[0, 1\)"),
+    (BiasedMF(random_state="seed"), "random_state must be an int, None or a numpy.random.RandomState"),
     (NMF(n_factors=0), "n_factors must be an integer >= 1"),
     (NMF(init_low=-1), "init_low must be >= 0"),
     (NMF(init_low=0.5, init_high=0.2), "init_high must be >= init_low"),
     (ALS(reg=0), "reg must be > 0"),
     (ALS(n_factors=True), "n_factors must be an integer"),
-    (BPRMF(learning_rate=float("inf")), "learning_rate must be a finite number"),
+    (BPRMF(lr=float("inf")), "lr must be a finite number"),
     (PureSVD(n_factors=5), r"n_factors must be smaller than min\(n_users, n_items\) = 5"),
     (PureSVD(center="median"), "center must be 'user', 'item', 'global' or 'none'"),
 ])
@@ -270,7 +277,7 @@ def test_shuffle_changes_the_order_reproducibly(split):
     a = BiasedMF(n_factors=5, n_epochs=2, shuffle=True, random_state=0).fit(train)
     b = BiasedMF(n_factors=5, n_epochs=2, shuffle=True, random_state=0).fit(train)
     c = BiasedMF(n_factors=5, n_epochs=2, random_state=0).fit(train)
-    assert np.array_equal(a.P_, b.P_) and not np.array_equal(a.P_, c.P_)
+    assert np.array_equal(a.user_factors_, b.user_factors_) and not np.array_equal(a.user_factors_, c.user_factors_)
 
 
 def test_interactions_input_and_no_framework_import(split):

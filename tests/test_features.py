@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from course_lib.interactions import Interactions
+
 from course_lib import features as F
 from course_lib.coldstart import cold_start_split, evaluate_cold_start, evaluate_cold_user_ranking
 from course_lib.models.baselines import Popularity
@@ -121,9 +123,11 @@ def test_cold_user_full_ranking_by_hand():
     split = cold_start_split(train, 0, 0, 0, n_support=0)._replace(train=train, cold_users=cold, support=support)
 
     class Fixed:                                # user 1: 10 > 14 > 12 > 11 > 13; user 2: 14 > 13 = 12 > ...
-        def test(self, pairs):
+        data_ = Interactions.from_ratings(train)
+
+        def score_items(self, users):
             table = {(1, 10): 9, (1, 14): 5, (1, 12): 4, (1, 11): 3, (1, 13): 1, (2, 14): 5, (2, 13): 4, (2, 12): 4}
-            return pairs.assign(est=[table.get((u, i), 0.0) for u, i in zip(pairs.user_id, pairs.item_id)])
+            return np.array([[table.get((u, i), 0.0) for i in self.data_.item_ids] for u in users])
     disc = 1 / np.log2(np.arange(2, 5))
     res = evaluate_cold_user_ranking(Fixed(), split, k=3)
     # user 1 (support 10 excluded): top 3 = 14, 12, 11, liked {11, 13} -> hit at rank 3; user 2 likes nothing
@@ -191,14 +195,14 @@ def _world(seed=0, n_users=80, n_items=60):
     return users, items, r
 
 
-FAST = dict(n_factors=8, n_epochs=40, batch_size=128, lr=1e-2, patience=None, validation=0.0, progress=False)
+FAST = dict(n_factors=8, n_epochs=40, batch_size=128, lr=1e-2, early_stopping=False, progress=False)
 
 
 def test_features_help_cold_items_and_users():
     users, items, r = _world()
     s = cold_start_split(r, user_share=0.2, item_share=0.2, random_state=0)
-    feat = FeatureAware(features=("user_id", "gender", "item_id", "genres"), **FAST).fit(s.train, users, items)
-    ids = FeatureAware(features=("user_id", "item_id"), **FAST).fit(s.train, users, items)
+    feat = FeatureAware(features=("user_id", "gender", "item_id", "genres"), **FAST).fit(s.train, users=users, items=items)
+    ids = FeatureAware(features=("user_id", "item_id"), **FAST).fit(s.train, users=users, items=items)
     rf, ri = evaluate_cold_start(feat, s), evaluate_cold_start(ids, s)
     assert rf.loc["cold_items", "rmse"] < 0.5 < ri.loc["cold_items", "rmse"]
     assert rf.loc["cold_users", "rmse"] < 0.5 < ri.loc["cold_users", "rmse"]
@@ -209,7 +213,7 @@ def test_features_help_cold_items_and_users():
 def test_new_ids_from_features_given_at_test_time():
     users, items, r = _world(1)
     m = FeatureAware(features=("user_id", "gender", "item_id", "genres", "title", "year"), architecture="mlp",
-                     fusion="attention", text_encoder="cnn", **FAST).fit(r, users, items)
+                     fusion="attention", text_encoder="cnn", **FAST).fit(r, users=users, items=items)
     new_user = pd.DataFrame({"user_id": [999], "age": [30], "gender": ["M"], "occupation": ["x"]})
     new_items = pd.DataFrame({"item_id": [998, 997], "genres": ["A", "B"], "title": ["New (1999)"] * 2,
                               "year": [1999, 1999]})
@@ -232,32 +236,32 @@ def test_image_branch_with_generated_vectors_and_determinism():
     vectors = pd.DataFrame(0.5 * rng.normal(size=(len(items), 16)) + is_a[:, None], index=items.item_id)
     kw = dict(features=("user_id", "gender", "item_id", "image"), **FAST)
     s = cold_start_split(r, user_share=0.0, item_share=0.2, random_state=0)
-    a = FeatureAware(**kw).fit(s.train, users, items, item_vectors=vectors)
-    b = FeatureAware(**kw).fit(s.train, users, items, item_vectors=vectors)
+    a = FeatureAware(**kw).fit(s.train, users=users, items=items, item_vectors=vectors)
+    b = FeatureAware(**kw).fit(s.train, users=users, items=items, item_vectors=vectors)
     np.testing.assert_array_equal(a.test(s.cold_items).est, b.test(s.cold_items).est)
-    ids = FeatureAware(**dict(kw, features=("user_id", "gender", "item_id"))).fit(s.train, users, items)
+    ids = FeatureAware(**dict(kw, features=("user_id", "gender", "item_id"))).fit(s.train, users=users, items=items)
     rmse_img, rmse_ids = (evaluate_cold_start(m, s).loc["cold_items", "rmse"] for m in (a, ids))
     assert rmse_img < rmse_ids - 0.5
     with pytest.raises(ValueError, match="item_vectors"):
-        FeatureAware(**kw).fit(s.train, users, items)
+        FeatureAware(**kw).fit(s.train, users=users, items=items)
 
 
 def test_bce_is_implicit_and_arguments_are_checked():
     users, items, r = _world(3, 30, 20)
-    m = FeatureAware(objective="bce", **dict(FAST, n_epochs=2)).fit(r, users, items)
-    assert not m.clip and m.history_.train_loss.notna().all()
+    m = FeatureAware(objective="bce", **dict(FAST, n_epochs=2)).fit(r, users=users, items=items)
+    assert not m.predicts_ratings and m.history_.train_loss.notna().all()
     with pytest.raises(ValueError, match="objective"):
-        FeatureAware(objective="bpr", **FAST).fit(r, users, items)
+        FeatureAware(objective="bpr", **FAST).fit(r, users=users, items=items)
     with pytest.raises(ValueError, match="features"):
-        FeatureAware(features=("user_id", "age"), **FAST).fit(r, users, items)
+        FeatureAware(features=("user_id", "age"), **FAST).fit(r, users=users, items=items)
     with pytest.raises(ValueError, match="user table"):
-        FeatureAware(features=("age", "item_id"), **FAST).fit(r, None, items)
+        FeatureAware(features=("age", "item_id"), **FAST).fit(r, items=items)
 
 
 def test_fold_in_shrinks_towards_the_feature_vector():
     users, items, r = _world(4)
     s = cold_start_split(r, user_share=0.2, item_share=0.0, n_support=6, random_state=0)
-    m = FeatureAware(features=("user_id", "item_id", "genres"), **FAST).fit(s.train, users, items)
+    m = FeatureAware(features=("user_id", "item_id", "genres"), **FAST).fit(s.train, users=users, items=items)
     before = m.test(s.support).est.to_numpy()
     stiff = m.fold_in(s.support, reg=1e9)         # lambda -> infinity: the feature vector is kept
     np.testing.assert_allclose(stiff.test(s.support).est, before, atol=1e-4)
@@ -268,4 +272,4 @@ def test_fold_in_shrinks_towards_the_feature_vector():
     assert not hasattr(m, "folded_") and set(loose.folded_) == set(s.support.user_id)  # the original is untouched
     np.testing.assert_array_equal(m.test(s.warm_test).est, loose.test(s.warm_test).est)  # warm users unchanged
     with pytest.raises(ValueError, match="two_tower"):
-        FeatureAware(architecture="mlp", **dict(FAST, n_epochs=1)).fit(s.train, users, items).fold_in(s.support)
+        FeatureAware(architecture="mlp", **dict(FAST, n_epochs=1)).fit(s.train, users=users, items=items).fold_in(s.support)

@@ -9,7 +9,7 @@ from sklearn.base import clone
 
 from course_lib.evaluate import evaluate_full_ranking
 from course_lib.models import NotFittedError
-from course_lib.models.implicit import EASE, ImplicitALS, ItemKNN, binary_matrix, sample_unseen
+from course_lib.models.implicit import EASE, ImplicitALS, ItemKNN, binary_matrix
 from course_lib.split import stratified_split
 
 SMALL = pd.DataFrame({"user_id": [1, 1, 1, 2, 2, 3, 3, 3, 4, 4],
@@ -41,7 +41,7 @@ def test_ease_matches_constrained_least_squares_solution():
         b_ref[others, j] = np.linalg.solve(a.T @ a + lam * np.eye(n - 1), a.T @ x[:, j])
     assert np.allclose(ease.B_, b_ref, atol=1e-10)
     assert np.allclose(np.diag(ease.B_), 0)
-    scores = ease._scores(np.arange(4))
+    scores = ease.score_items(ease.data_.user_ids)
     assert scores.shape == (4, 4) and np.allclose(scores, x @ b_ref)
 
 
@@ -95,7 +95,7 @@ def test_contract_recommend_predict_and_errors(model):
     assert set(recs["item_id"]).isdisjoint({10, 20}) and len(recs) == 2
     assert recs["score"].is_monotonic_decreasing
     pred = m.predict(2, 30)
-    assert not pred.was_impossible and np.isclose(pred.est, m._scores(np.array([m.data_.user_index(2)]))[0, m.data_.item_index(30)])
+    assert not pred.was_impossible and np.isclose(pred.est, m.score_items([2])[0, m.data_.item_index(30)])
     assert m.predict(99, 30).was_impossible
 
 
@@ -108,28 +108,9 @@ def test_bad_hyperparameters_say_what_was_expected():
         ImplicitALS(n_factors=2.5).fit(SMALL)
 
 
-def test_sample_unseen_never_returns_seen_pairs():
-    rng = np.random.default_rng(0)
-    seen = np.unique(np.array([0 * 5 + 1, 0 * 5 + 2, 1 * 5 + 0, 1 * 5 + 4]))
-    users, items = sample_unseen(np.array([0, 1, 1]), 5, seen, 50, rng)
-    assert users.shape == items.shape == (150,)
-    assert not np.isin(users * 5 + items, seen).any()
-    assert set(items[users == 1]) <= {1, 2, 3}
-
-
 def test_measured_full_ranking_numbers(split):
     """The anchors (0.475-0.480 for EASE, 0.473 for ALS, 0.429 for item-kNN), within noise."""
     train, test = split
     assert evaluate_full_ranking(EASE(lam=500).fit(train), test)["ndcg@10"] == pytest.approx(0.4766, abs=0.002)
     assert evaluate_full_ranking(ImplicitALS().fit(train), test)["ndcg@10"] == pytest.approx(0.4817, abs=0.002)
     assert evaluate_full_ranking(ItemKNN(k=400).fit(train), test)["ndcg@10"] == pytest.approx(0.4279, abs=0.002)
-
-
-def test_seen_lookup_by_binary_search_equals_isin():
-    from course_lib.models.implicit import _is_seen
-
-    rng = np.random.default_rng(0)
-    seen = np.unique(rng.integers(0, 5_000, 2_000))
-    keys = rng.integers(-10, 5_100, 10_000)
-    assert np.array_equal(_is_seen(keys, seen), np.isin(keys, seen))
-    assert not _is_seen(keys, seen[:0]).any()

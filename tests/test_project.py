@@ -141,3 +141,55 @@ def test_welcome_syllabus_lists_every_planned_lesson():
     syllabus = next("".join(c["source"]) for c in nb["cells"] if "".join(c["source"]).startswith("## Syllabus"))
     for lesson in LESSONS:
         assert f"| {lesson.label} |" in syllabus, f"00_welcome's syllabus lacks {lesson.label}"
+
+
+def _module_files(package: str):
+    return sorted((ROOT / package).rglob("*.py"))
+
+
+def test_course_lib_never_imports_the_teaching_package():
+    import ast
+
+    for path in _module_files("course_lib"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0 else []
+            assert not any(n == "course" or n.startswith("course.") for n in names), \
+                f"{path.relative_to(ROOT)} imports the teaching package: course_lib must not depend on course"
+
+
+def test_no_module_uses_a_private_name_of_another_module():
+    """A private name (``_name``) that a course module defines is used only inside that module: modules talk
+    to each other through public names. (Private names of third-party libraries are not checked here.)"""
+    import ast
+
+    trees = {path: ast.parse(path.read_text()) for package in ("course_lib", "course") for path in _module_files(package)}
+
+    def private_definitions(tree) -> set[str]:
+        names = set()
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.add(node.name)
+            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                names.add(node.id)
+            elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+                names.add(node.attr)
+        return {n for n in names if n.startswith("_") and not n.startswith("__")}
+
+    defined = {path: private_definitions(tree) for path, tree in trees.items()}
+    everywhere = set().union(*defined.values())
+    problems = []
+    for path, tree in trees.items():
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module != "__future__":
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.Attribute) and not (isinstance(node.value, ast.Name)
+                                                          and node.value.id in ("self", "cls")):
+                names = [node.attr]
+            else:
+                continue
+            for name in names:
+                if name in everywhere and name not in defined[path]:
+                    problems.append(f"{path.relative_to(ROOT)}:{node.lineno} uses {name}, private to another module")
+    assert not problems, "\n".join(problems)

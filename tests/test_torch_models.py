@@ -1,4 +1,4 @@
-"""PyTorch models: shapes, a decreasing loss, NeuMF pre-training, save/load, reproducibility."""
+"""PyTorch models: shapes, learning to rank, NeuMF pre-training, save/load, reproducibility, no global side effects."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ torch = pytest.importorskip("torch")
 
 from sklearn.base import clone  # noqa: E402
 
-from course_lib.evaluate import evaluate_ratings  # noqa: E402
-from course_lib.models import NotFittedError  # noqa: E402
+from course_lib.evaluate import evaluate_full_ranking, evaluate_ratings  # noqa: E402
+from course_lib.models import NotFittedError, Popularity  # noqa: E402
 from course_lib.models.torch_models import (GMF, MLP, DotProduct, DotProductNet, GMFNet, MLPNet,  # noqa: E402
                                             NeuMF, NeuMFNet, load_model, save_model)
 from course_lib.split import random_split  # noqa: E402
@@ -50,29 +50,30 @@ def test_bounded_output_stays_in_range():
 @pytest.mark.parametrize("objective", ["mse", "bce", "bpr", "softmax"])
 def test_dot_product_loss_decreases_on_a_small_problem(small, objective):
     m = DotProduct(n_factors=4, objective=objective, n_epochs=15, batch_size=64, lr=0.02, weight_decay=0,
-                   validation=0.0, progress=False).fit(small)
+                   early_stopping=False, progress=False).fit(small)
     loss = m.history_["train_loss"].to_numpy()
     assert loss.shape == (15,) and loss[-1] < 0.95 * loss[0]
 
 
 @pytest.mark.parametrize("cls", [GMF, MLP, NeuMF])
-def test_ncf_models_loss_decreases_and_scores_shape(small, cls):
-    m = cls(n_epochs=10, batch_size=64, lr=0.01, validation=0.0, progress=False).fit(small)
-    loss = m.history_["train_loss"].to_numpy()
-    assert loss[-1] < loss[0]
-    scores = m._scores(np.arange(5))
-    assert scores.shape == (5, 40) and np.isfinite(scores).all()
-    recs = m.recommend(100, n=3)
-    assert len(recs) == 3 and recs["score"].is_monotonic_decreasing
+def test_ncf_models_learn_to_rank_held_out_items(communities, cls):
+    """Two communities of users with their own items: a model that learned anything finds the user's side."""
+    train, test = communities
+    m = cls(n_epochs=30, batch_size=64, lr=0.01, early_stopping=False, progress=False).fit(train)
+    ndcg = evaluate_full_ranking(m, test, 10)["ndcg@10"]
+    popular = evaluate_full_ranking(Popularity().fit(train), test, 10)["ndcg@10"]
+    assert ndcg > popular + 0.15, (ndcg, popular)
+    scores = m.score_items(m.data_.user_ids[:5])
+    assert scores.shape == (5, m.data_.n_items) and np.isfinite(scores).all()
 
 
 def test_rating_model_beats_the_mean_and_early_stopping_restores_the_best(small):
     train, test = random_split(small, 0.2, random_state=0)
-    m = DotProduct(n_factors=4, lr=0.02, n_epochs=60, patience=3, batch_size=64, progress=False).fit(train)
+    m = DotProduct(n_factors=4, lr=0.02, n_epochs=60, n_iter_no_change=3, batch_size=64, progress=False).fit(train)
     hist = m.history_
     assert len(hist) < 60  # stopped early
     best = hist["val_loss"].idxmin()
-    assert len(hist) == best + 3
+    assert len(hist) == best + 3 and m.best_epoch_ == best
     est = m.test(test)["est"]
     assert est.between(1, 5).all()
     rmse = evaluate_ratings(m, test)["rmse"]
@@ -83,14 +84,23 @@ def test_same_seed_same_result_and_different_seed_differs(small):
     a = DotProduct(random_state=1, **FAST).fit(small)
     b = DotProduct(random_state=1, **FAST).fit(small)
     c = DotProduct(random_state=2, **FAST).fit(small)
-    assert np.array_equal(a.item_embeddings(), b.item_embeddings())
+    assert np.array_equal(a.item_factors_, b.item_factors_)
     assert a.history_.equals(b.history_)
-    assert not np.array_equal(a.item_embeddings(), c.item_embeddings())
+    assert not np.array_equal(a.item_factors_, c.item_factors_)
+
+
+def test_fitting_leaves_the_global_random_state_alone(small):
+    torch.manual_seed(123)
+    np.random.seed(123)
+    before_torch, before_numpy = torch.random.get_rng_state(), np.random.get_state()[1].copy()
+    DotProduct(dropout=0.2, **FAST).fit(small)
+    assert torch.equal(torch.random.get_rng_state(), before_torch)
+    assert np.array_equal(np.random.get_state()[1], before_numpy)
 
 
 def test_save_load_round_trip(small, tmp_path):
     for m in (DotProduct(**FAST).fit(small), NeuMF(layers=(8, 4), n_factors=4, **FAST).fit(small)):
-        path = tmp_path / "model.pt"
+        path = tmp_path / "model.model"
         save_model(m, path)
         back = load_model(path)
         assert type(back) is type(m) and back.get_params() == {**m.get_params()}
@@ -103,7 +113,7 @@ def test_neumf_pretraining_copies_gmf_and_mlp(small):
     gmf = GMF(n_factors=4, **FAST).fit(small)
     mlp = MLP(layers=(8, 4), **FAST).fit(small)
     neumf = NeuMF(n_factors=4, layers=(8, 4), pretrained=(gmf, mlp), alpha=0.5, n_epochs=1, lr=1e-12,
-                  validation=0.0, progress=False).fit(small)
+                  early_stopping=False, progress=False).fit(small)
     # with a negligible step the fused logit is the average of the two pre-trained logits
     u, i = torch.tensor([0, 1, 2]), torch.tensor([3, 4, 5])
     with torch.no_grad():
@@ -135,7 +145,7 @@ def test_importing_course_lib_models_does_not_import_torch():
 def test_softmax_loss_groups_users_but_equals_cross_entropy():
     from torch.nn import functional as F
 
-    from course_lib.models.torch_models.training import _loss
+    from course_lib.models.torch_models.training import _pair_loss as _loss
 
     torch.manual_seed(0)
     net = DotProductNet(6, 9, 3)
@@ -150,7 +160,7 @@ def test_softmax_loss_groups_users_but_equals_cross_entropy():
 def test_sparse_embeddings_train_only_the_batch_rows_and_learn(small, objective):
     train, test = random_split(small, 0.2, random_state=0)
     m = DotProduct(n_factors=4, objective=objective, sparse=True, weight_decay=0, reg=1e-3, n_epochs=15,
-                   batch_size=64, lr=0.02, validation=0.0, progress=False).fit(train)
+                   batch_size=64, lr=0.02, early_stopping=False, progress=False).fit(train)
     loss = m.history_["train_loss"].to_numpy()
     assert loss[-1] < 0.95 * loss[0]
     assert m.net_.item_emb.weight.grad is None or m.net_.item_emb.weight.grad.is_sparse

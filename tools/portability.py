@@ -173,7 +173,7 @@ x = np.random.default_rng(0).random((400, 400))
 out["numpy exp/log1p"] = h([np.exp(x * 10 - 5), np.log1p(x)])
 out["numpy inverse (OpenBLAS)"] = h([np.linalg.inv(x @ x.T + 400 * np.eye(400))])
 from course_lib.models import BiasedMF
-out["BiasedMF fast (Numba)"] = h([BiasedMF(n_epochs=3, fast=True, random_state=0).fit(r).P_])
+out["BiasedMF fast (Numba)"] = h([BiasedMF(n_epochs=3, fast=True, random_state=0).fit(r).user_factors_])
 from course_lib.models.torch_models import MLP, Caser, GRU4Rec
 for name, m in {"MLP (PyTorch)": MLP(n_epochs=2, progress=False), "Caser (PyTorch conv)": Caser(n_epochs=1),
                 "GRU4Rec (PyTorch)": GRU4Rec(n_epochs=1)}.items():
@@ -183,7 +183,7 @@ lin = torch.nn.Linear(64, 64)
 q = torch.ao.quantization.quantize_dynamic(torch.nn.Sequential(lin), {torch.nn.Linear}, dtype=torch.qint8)
 out["int8 Linear (FBGEMM)"] = h([q(torch.randn(256, 64)).numpy()])
 from course_lib.models.keras_models import NeuMF
-out["NeuMF (Keras)"] = h(NeuMF(n_epochs=1).fit(small).model_.get_weights())
+out["NeuMF (Keras)"] = h(NeuMF(n_epochs=1).fit(small).net_.get_weights())
 import json; print(json.dumps(out))
 """
 

@@ -20,11 +20,13 @@ from ..interactions import Interactions
 from ..validation import check_finite_number, check_positive_int
 from .base import Recommender
 
+__all__ = ["BaselineOnly", "GlobalMean", "Popularity", "baseline_als", "baseline_sgd"]
+
 
 class GlobalMean(Recommender):
     r"""Predict the mean training rating :math:`\mu` for everyone; rank items by it (i.e. not at all)."""
 
-    def _fit(self, data: Interactions) -> None:
+    def _fit(self, data: Interactions, validation=None) -> None:
         pass
 
     def _estimate(self, u, i):
@@ -85,7 +87,7 @@ class BaselineOnly(Recommender):
     method : ``"als"`` (default) or ``"sgd"``.
     n_epochs : passes over the data (Surprise's defaults: 10 for ALS, 20 for SGD; ``None`` picks them).
     reg_u, reg_i : ALS regularisation of user and item biases (15 and 10).
-    reg, learning_rate : SGD regularisation and step size (0.02 and 0.005).
+    reg, learning_rate : SGD regularisation and step size (0.02 and 0.005; Surprise's names).
 
     Attributes
     ----------
@@ -108,7 +110,7 @@ class BaselineOnly(Recommender):
         self.reg = reg
         self.learning_rate = learning_rate
 
-    def _fit(self, data: Interactions) -> None:
+    def _fit(self, data: Interactions, validation=None) -> None:
         if self.method not in ("als", "sgd"):
             raise ValueError(f"method must be 'als' or 'sgd', got {self.method!r}")
         n_epochs = self.n_epochs if self.n_epochs is not None else (10 if self.method == "als" else 20)
@@ -128,6 +130,10 @@ class BaselineOnly(Recommender):
         est = est + np.where(i >= 0, self.b_i_[i], 0.0)
         return est, np.zeros(len(u), dtype=bool)
 
+    def _fallback_scores(self, user_ids):
+        r"""An unknown user has no bias: every item is ranked by :math:`\mu + b_i`."""
+        return np.broadcast_to(self.global_mean_ + self.b_i_, (len(user_ids), self.data_.n_items))
+
 
 class Popularity(Recommender):
     r"""Most-popular recommender: rank items by how many users rated them in training.
@@ -141,7 +147,7 @@ class Popularity(Recommender):
     item_mean_ : mean training rating of each item, shape ``(n_items,)``.
     """
 
-    def _fit(self, data: Interactions) -> None:
+    def _fit(self, data: Interactions, validation=None) -> None:
         self.counts_ = data.item_counts()
         self.item_mean_ = np.bincount(data.i, weights=data.r, minlength=data.n_items) / self.counts_
 
@@ -151,3 +157,6 @@ class Popularity(Recommender):
 
     def _scores(self, users):
         return np.broadcast_to(self.counts_.astype(float), (len(users), self.data_.n_items))
+
+    def _fallback_scores(self, user_ids):
+        return self._scores(np.zeros(len(user_ids), dtype=np.int64))

@@ -5,8 +5,8 @@ Every model here approximates the user x item rating matrix
 
 .. math::  R \approx P Q^\top, \qquad P \in \mathbb{R}^{|U| \times k},\; Q \in \mathbb{R}^{|I| \times k},
 
-so a rating is predicted by a dot product of a user vector :math:`p_u` (row of ``P_``) and an
-item vector :math:`q_i` (row of ``Q_``), usually plus biases:
+so a rating is predicted by a dot product of a user vector :math:`p_u` (row of ``user_factors_``)
+and an item vector :math:`q_i` (row of ``item_factors_``), usually plus biases:
 :math:`\hat r_{ui} = \mu + b_u + b_i + q_i^\top p_u`.
 
 =====================  ======================================================================
@@ -26,131 +26,107 @@ is what bit-identity needs; ``BiasedMF(fast=True)`` lets the compiler vectorise 
 (``fastmath``), which changes the last bits and runs about twice as fast.
 
 Training is reported, not hidden: ``history_`` holds the loss of every epoch (and the
-validation RMSE when ``fit(train, validation=...)`` is given), training stops early on request,
+validation RMSE when ``fit(train, validation=...)`` is given or ``early_stopping`` carves a
+``validation_fraction``), training stops early on request (:mod:`course_lib.models.training`),
 and a loss that becomes NaN or infinite raises :class:`DivergenceError`.
 """
 
 from __future__ import annotations
 
-import numbers
-
 import numba
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 
-from ..interactions import Interactions
-from ..validation import check_finite_number, check_positive_int, check_ratings
+from ..interactions import HeldOut, Interactions
+from ..sampling import pair_keys, sample_unseen
+from ..validation import check_finite_number, check_positive_int, check_random_state
 from .base import Recommender
+from .training import DivergenceError, check_early_stopping, holdout, run_epochs
 
 __all__ = ["ALS", "BPRMF", "BiasedMF", "DivergenceError", "FunkSVD", "NMF", "PureSVD"]
-
-
-class DivergenceError(FloatingPointError):
-    """Training produced NaN or infinite values: the learning rate is too large for the data."""
 
 
 # ---------------------------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------------------------
-def _random_state(random_state) -> np.random.RandomState:
-    """``RandomState`` from ``None``, an int or a ``RandomState`` (Surprise's ``get_rng`` rules)."""
-    if random_state is None or isinstance(random_state, (numbers.Integral, np.integer)) and not isinstance(random_state, bool):
-        return np.random.RandomState(random_state)
-    if isinstance(random_state, np.random.RandomState):
-        return random_state
-    raise ValueError(f"random_state must be None, an int or a numpy RandomState, got {random_state!r}")
-
-
 def _exact_dots(P: np.ndarray, Q: np.ndarray, u: np.ndarray, i: np.ndarray) -> np.ndarray:
     """``np.dot(Q[i], P[u])`` pair by pair, as Surprise's ``estimate`` computes it (same bits)."""
     return np.fromiter((np.dot(Q[b], P[a]) for a, b in zip(u.tolist(), i.tolist())), dtype=np.float64, count=len(u))
 
 
-def _progress(iterable, enabled: bool, desc: str):
-    if not enabled:
-        return iterable
-    from tqdm.auto import tqdm
-
-    return tqdm(iterable, desc=desc, leave=False)
-
-
-def _validation_arrays(model: Recommender, validation: pd.DataFrame | None):
-    if validation is None:
-        return None
-    check_ratings(validation, name="validation ratings", allow_duplicates=True)
-    u = model.data_.encode_users(validation["user_id"].to_numpy())
-    i = model.data_.encode_items(validation["item_id"].to_numpy())
-    return u, i, validation["rating"].to_numpy(dtype=float)
-
-
 class _FactorModel(Recommender):
-    """Shared machinery: the epoch loop with history, validation, early stopping, divergence."""
+    """Shared machinery: the epoch loop (:func:`~course_lib.models.training.run_epochs`) with validation
+    RMSE, early stopping and divergence checks. Subclasses define ``_state_names`` (the learned arrays)."""
 
-    def fit(self, ratings, validation: pd.DataFrame | None = None):
-        """Learn from ``ratings``; with ``validation`` (a DataFrame) record its RMSE every epoch.
-
-        Returns ``self``.
-        """
-        self._validation = validation
-        try:
-            return super().fit(ratings)
-        finally:
-            del self._validation
+    _state_names: tuple[str, ...] = ("user_factors_", "item_factors_", "b_u_", "b_i_")
 
     def _check_common(self) -> tuple[int, int, int | None]:
         n_factors = check_positive_int(self.n_factors, "n_factors")
         n_epochs = check_positive_int(self.n_epochs, "n_epochs")
-        patience = None if self.early_stopping is None else check_positive_int(self.early_stopping, "early_stopping")
-        if patience is not None and self._validation is None:
-            raise ValueError("early_stopping needs validation ratings: call fit(train, validation=val)")
-        return n_factors, n_epochs, patience
+        return n_factors, n_epochs, check_early_stopping(self)
 
-    def _state(self) -> dict:
-        return {name: getattr(self, name).copy() for name in self._state_names}
+    def _split_for_validation(self, data: Interactions, validation: HeldOut | None, patience: int | None,
+                              rng) -> tuple[np.ndarray, HeldOut | None]:
+        """Training rows and validation ratings: ``fit``'s ``validation``, or with early stopping and none
+        given, a random ``validation_fraction`` of the training ratings (then left out of training)."""
+        idx = np.arange(data.n_ratings)
+        if validation is None and patience is not None:
+            idx, val_idx = holdout(data.n_ratings, self.validation_fraction, _generator(rng))
+            validation = HeldOut(data.u[val_idx].astype(np.int64), data.i[val_idx].astype(np.int64), data.r[val_idx])
+        return idx, validation
 
-    def _run_epochs(self, n_epochs: int, patience: int | None, epoch_fn, desc: str) -> None:
-        """Call ``epoch_fn(epoch)`` -> ``(loss, train_rmse or None)`` up to ``n_epochs`` times, keeping score."""
-        val = _validation_arrays(self, self._validation)
-        rows, best, best_state, waited = [], np.inf, None, 0
-        self.best_epoch_ = None
-        for epoch in _progress(range(n_epochs), self.progress, desc):
-            with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported below
-                loss, train_rmse = epoch_fn(epoch)
-            loss = float(loss)
-            if not np.isfinite(loss) or not all(np.isfinite(getattr(self, n)).all() for n in self._state_names):
-                raise DivergenceError(
-                    f"{type(self).__name__} diverged at epoch {epoch + 1}: the training loss is {loss} "
-                    f"(NaN or infinite values in the factors). Lower the learning rate (now {self._lr_text()}) "
-                    "or raise the regularisation.")
-            row = {"epoch": epoch + 1, "loss": loss}
+    def _run_epochs(self, n_epochs: int, patience: int | None, epoch_fn, validation, desc: str) -> None:
+        """Call ``epoch_fn(epoch) -> (loss, train_rmse or None)`` up to ``n_epochs`` times, keeping score."""
+        def epoch(e):
+            with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported by run_epochs
+                loss, train_rmse = epoch_fn(e)
+            if not all(np.isfinite(getattr(self, n)).all() for n in self._state_names):
+                loss = float("nan")
+            row = {"train_loss": float(loss)}
             if train_rmse is not None:
                 row["train_rmse"] = float(train_rmse)
-            if val is not None:
-                est, impossible = self._validation_estimate(val[0], val[1])
-                pred = self._finish(np.asarray(est, float), np.asarray(impossible, bool))
-                row["val_rmse"] = float(np.sqrt(np.mean((val[2] - pred) ** 2)))
-                if row["val_rmse"] < best:
-                    best, waited = row["val_rmse"], 0
-                    best_state = self._state() if patience is not None else None
-                    self.best_epoch_ = epoch + 1
-                else:
-                    waited += 1
-            rows.append(row)
-            if patience is not None and waited >= patience:
-                break
-        if patience is not None and best_state is not None:
-            for name, value in best_state.items():
-                setattr(self, name, value)
-        self.n_epochs_ = len(rows)
-        self.history_ = pd.DataFrame(rows)
+            return row
+
+        self.history_, self.best_epoch_ = run_epochs(
+            n_epochs, epoch, validate=None if validation is None else lambda: self._validate(validation),
+            monitor="val_rmse" if self.predicts_ratings else "val_loss",
+            patience=patience, snapshot=lambda: {n: getattr(self, n).copy() for n in self._state_names},
+            restore=lambda state: [setattr(self, n, v) for n, v in state.items()], progress=self.progress,
+            desc=type(self).__name__, tol=0.0,
+            diverged=lambda e, loss: f"(NaN or infinite values in the factors). Lower the learning rate "
+                                     f"(now {self._lr_text()}) or raise the regularisation.")
+        self.n_epochs_ = len(self.history_)
 
     def _lr_text(self) -> str:
-        return repr(getattr(self, "lr_all", getattr(self, "learning_rate", None)))
+        return repr(getattr(self, "lr_all", getattr(self, "lr", None)))
+
+    def _fallback_scores(self, user_ids):
+        r"""A new user of a biased rating model is ranked by :math:`\mu + b_i` (no user part), as it is predicted."""
+        if self.predicts_ratings and getattr(self, "biased", True) and np.any(self.b_i_):
+            return np.broadcast_to(self.global_mean_ + self.b_i_, (len(user_ids), self.data_.n_items))
+        return super()._fallback_scores(user_ids)
+
+    def _validate(self, validation: HeldOut) -> dict[str, float]:
+        """The validation RMSE of the current parameters (rating models)."""
+        est, impossible = self._validation_estimate(validation.u, validation.i)
+        pred = self._finish(np.asarray(est, float), np.asarray(impossible, bool))
+        return {"val_rmse": float(np.sqrt(np.mean((validation.r - pred) ** 2)))}
 
     def _validation_estimate(self, u, i):
         """Estimates used for the per-epoch validation RMSE (vectorised; may differ in the last bits)."""
         return self._estimate(u, i)
+
+
+def _user_major(data: Interactions, idx: np.ndarray) -> np.ndarray:
+    """Positions in ``idx`` (training rows) visiting them user by user, training order within a user."""
+    if len(idx) == data.n_ratings:
+        return data.user_major_order()
+    return np.argsort(data.u[idx], kind="stable")
+
+
+def _generator(rng) -> np.random.Generator:
+    """A Generator derived from a RandomState (the twins of Surprise draw from RandomState)."""
+    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng.randint(0, 2**31 - 1))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -180,7 +156,8 @@ class PureSVD(Recommender):
     Attributes
     ----------
     U_ : ``(n_users, k)``; s_ : ``(k,)``, descending; Vt_ : ``(k, n_items)``;
-    P_ = ``U_ * sqrt(s_)``, Q_ = ``Vt_.T * sqrt(s_)`` (so ``P_ @ Q_.T`` is the low-rank part);
+    user_factors_ = ``U_ * sqrt(s_)``, item_factors_ = ``Vt_.T * sqrt(s_)`` (so
+    ``user_factors_ @ item_factors_.T`` is the low-rank part);
     offset_user_, offset_item_ : the baseline split as ``b_ui = offset_user_[u] + offset_item_[i]``.
 
     References
@@ -195,7 +172,7 @@ class PureSVD(Recommender):
         self.center = center
         self.random_state = random_state
 
-    def _fit(self, data: Interactions) -> None:
+    def _fit(self, data: Interactions, validation=None) -> None:
         if self.center not in ("user", "item", "global", "none"):
             raise ValueError(f"center must be 'user', 'item', 'global' or 'none', got {self.center!r}")
         k = check_positive_int(self.n_factors, "n_factors")
@@ -211,26 +188,26 @@ class PureSVD(Recommender):
         rc = sp.csr_matrix((data.r - off_u[data.u] - off_i[data.i], (data.u, data.i)), shape=(data.n_users, data.n_items))
         from scipy.sparse.linalg import svds
 
-        v0 = _random_state(self.random_state).uniform(-1, 1, min(rc.shape))
+        v0 = check_random_state(self.random_state, legacy=True).uniform(-1, 1, min(rc.shape))
         U, s, Vt = svds(rc, k=k, v0=v0)
         order = np.argsort(-s, kind="stable")
         U, s, Vt = U[:, order], s[order], Vt[order]
         signs = np.sign(Vt[np.arange(k), np.argmax(np.abs(Vt), axis=1)])  # fix the sign ambiguity
         self.U_, self.s_, self.Vt_ = U * signs, s, Vt * signs[:, None]
-        self.P_ = self.U_ * np.sqrt(s)
-        self.Q_ = self.Vt_.T * np.sqrt(s)
+        self.user_factors_ = self.U_ * np.sqrt(s)
+        self.item_factors_ = self.Vt_.T * np.sqrt(s)
         self.offset_user_, self.offset_item_ = off_u, off_i
 
     def _estimate(self, u, i):
         u, i = np.asarray(u), np.asarray(i)
         known = (u >= 0) & (i >= 0)
         uu, ii = np.where(known, u, 0), np.where(known, i, 0)
-        est = self.offset_user_[uu] + self.offset_item_[ii] + np.einsum("ij,ij->i", self.P_[uu], self.Q_[ii])
+        est = self.offset_user_[uu] + self.offset_item_[ii] + np.einsum("ij,ij->i", self.user_factors_[uu], self.item_factors_[ii])
         return est, ~known
 
     def _scores(self, users):
         users = np.asarray(users)
-        return self.offset_user_[users][:, None] + self.offset_item_[None, :] + self.P_[users] @ self.Q_.T
+        return self.offset_user_[users][:, None] + self.offset_item_[None, :] + self.user_factors_[users] @ self.item_factors_.T
 
 
 # ---------------------------------------------------------------------------------------------
@@ -322,18 +299,21 @@ class BiasedMF(_FactorModel):
     biased : learn :math:`\mu, b_u, b_i` (True) or predict :math:`q_i^\top p_u` alone.
     fast : use the ``fastmath`` loop (reordered sums: same result to ~1e-12, not bit for bit).
     shuffle : visit the ratings in a new random order every epoch (not Surprise's behaviour).
-    early_stopping : stop after this many epochs without a better validation RMSE and keep the
-        best epoch's parameters (needs ``fit(train, validation=val)``); ``None``: never.
+    early_stopping : hold out ``validation_fraction`` of the training ratings (unless
+        ``fit(train, validation=val)`` gives validation ratings), stop after ``n_iter_no_change``
+        epochs without a better validation RMSE and keep the best epoch's parameters (False).
+    validation_fraction, n_iter_no_change : 0.1 and 5.
     progress : show a tqdm progress bar over epochs.
-    random_state : ``None``, an int or a ``RandomState``.
+    random_state : an int (0), ``None`` or a ``RandomState`` (Surprise's generator, so the same int
+        gives Surprise's ``SVD(random_state=...)`` factors).
 
     Attributes
     ----------
-    P_ : user factors :math:`p_u`, ``(n_users, k)``;  Q_ : item factors :math:`q_i`, ``(n_items, k)``;
+    user_factors_ : :math:`p_u`, ``(n_users, k)``;  item_factors_ : :math:`q_i`, ``(n_items, k)``;
     b_u_ : ``(n_users,)``; b_i_ : ``(n_items,)`` (zeros when ``biased=False``);
-    history_ : DataFrame with one row per epoch: ``epoch``, ``loss`` (squared errors summed during
-    the epoch plus the regularisation at its end), ``train_rmse`` (from the same running errors),
-    ``val_rmse`` when validation ratings were given; n_epochs_, best_epoch_.
+    history_ : DataFrame indexed by ``epoch``: ``train_loss`` (squared errors summed during the epoch
+    plus the regularisation at its end), ``train_rmse`` (from the same running errors), ``val_rmse``
+    with validation ratings; n_epochs_, best_epoch_.
 
     References
     ----------
@@ -341,15 +321,15 @@ class BiasedMF(_FactorModel):
     "Matrix Factorization Techniques for Recommender Systems", IEEE Computer 42(8), 2009.
     """
 
-    _state_names = ("P_", "Q_", "b_u_", "b_i_")
+    _state_names = ("user_factors_", "item_factors_", "b_u_", "b_i_")
 
     def __init__(self, n_factors: int = 100, n_epochs: int = 20, lr_all: float = 0.005, reg_all: float = 0.02, *,
                  biased: bool = True, init_mean: float = 0.0, init_std_dev: float = 0.1,
                  lr_bu: float | None = None, lr_bi: float | None = None, lr_pu: float | None = None,
                  lr_qi: float | None = None, reg_bu: float | None = None, reg_bi: float | None = None,
                  reg_pu: float | None = None, reg_qi: float | None = None, fast: bool = False,
-                 shuffle: bool = False, early_stopping: int | None = None, progress: bool = False,
-                 random_state=None):
+                 shuffle: bool = False, early_stopping: bool = False, validation_fraction: float = 0.1,
+                 n_iter_no_change: int = 5, progress: bool = False, random_state=0):
         self.n_factors = n_factors
         self.n_epochs = n_epochs
         self.lr_all = lr_all
@@ -368,6 +348,8 @@ class BiasedMF(_FactorModel):
         self.fast = fast
         self.shuffle = shuffle
         self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
         self.progress = progress
         self.random_state = random_state
 
@@ -380,17 +362,18 @@ class BiasedMF(_FactorModel):
                 for n, v in (("reg_bu", self.reg_bu), ("reg_bi", self.reg_bi), ("reg_pu", self.reg_pu), ("reg_qi", self.reg_qi))]
         return lrs, regs
 
-    def _fit(self, data: Interactions) -> None:
+    def _fit(self, data: Interactions, validation: HeldOut | None) -> None:
         n_factors, n_epochs, patience = self._check_common()
         lrs, regs = self._rates()
         init_mean = check_finite_number(self.init_mean, "init_mean")
         init_std = check_finite_number(self.init_std_dev, "init_std_dev", minimum=0)
-        rng = _random_state(self.random_state)
-        self.P_ = rng.normal(init_mean, init_std, size=(data.n_users, n_factors))
-        self.Q_ = rng.normal(init_mean, init_std, size=(data.n_items, n_factors))
+        rng = check_random_state(self.random_state, legacy=True)
+        self.user_factors_ = rng.normal(init_mean, init_std, size=(data.n_users, n_factors))
+        self.item_factors_ = rng.normal(init_mean, init_std, size=(data.n_items, n_factors))
         self.b_u_ = np.zeros(data.n_users)
         self.b_i_ = np.zeros(data.n_items)
-        order = data.user_major_order()
+        idx, validation = self._split_for_validation(data, validation, patience, rng)
+        order = idx[_user_major(data, idx)]
         us, is_, rs = data.u[order], data.i[order], data.r[order]
         biased = bool(self.biased)
         mu = data.global_mean if biased else 0.0
@@ -400,20 +383,23 @@ class BiasedMF(_FactorModel):
         def epoch(_):
             if self.shuffle:
                 perm = rng.permutation(n)
-                sse = loop(us[perm], is_[perm], rs[perm], mu, self.b_u_, self.b_i_, self.P_, self.Q_, *lrs, *regs, biased)
+                sse = loop(us[perm], is_[perm], rs[perm], mu, self.b_u_, self.b_i_, self.user_factors_,
+                           self.item_factors_, *lrs, *regs, biased)
             else:
-                sse = loop(us, is_, rs, mu, self.b_u_, self.b_i_, self.P_, self.Q_, *lrs, *regs, biased)
+                sse = loop(us, is_, rs, mu, self.b_u_, self.b_i_, self.user_factors_, self.item_factors_, *lrs, *regs,
+                           biased)
+            P, Q = self.user_factors_, self.item_factors_
             return (sse + regs[0] * self.b_u_ @ self.b_u_ + regs[1] * self.b_i_ @ self.b_i_
-                    + regs[2] * np.einsum("ij,ij->", self.P_, self.P_) + regs[3] * np.einsum("ij,ij->", self.Q_, self.Q_)), np.sqrt(sse / n)
+                    + regs[2] * np.einsum("ij,ij->", P, P) + regs[3] * np.einsum("ij,ij->", Q, Q)), np.sqrt(sse / n)
 
-        self._run_epochs(n_epochs, patience, epoch, type(self).__name__)
+        self._run_epochs(n_epochs, patience, epoch, validation, type(self).__name__)
 
     def _estimate(self, u, i):
         u, i = np.asarray(u), np.asarray(i)
         known_u, known_i = u >= 0, i >= 0
         both = known_u & known_i
         dots = np.zeros(len(u))
-        dots[both] = _exact_dots(self.P_, self.Q_, u[both], i[both])
+        dots[both] = _exact_dots(self.user_factors_, self.item_factors_, u[both], i[both])
         if self.biased:
             est = self.global_mean_ + np.where(known_u, self.b_u_[np.where(known_u, u, 0)], 0.0)
             est = est + np.where(known_i, self.b_i_[np.where(known_i, i, 0)], 0.0)
@@ -423,7 +409,7 @@ class BiasedMF(_FactorModel):
     def _validation_estimate(self, u, i):
         known_u, known_i = u >= 0, i >= 0
         uu, ii = np.where(known_u, u, 0), np.where(known_i, i, 0)
-        dots = np.where(known_u & known_i, np.einsum("ij,ij->i", self.P_[uu], self.Q_[ii]), 0.0)
+        dots = np.where(known_u & known_i, np.einsum("ij,ij->i", self.user_factors_[uu], self.item_factors_[ii]), 0.0)
         if self.biased:
             return (self.global_mean_ + np.where(known_u, self.b_u_[uu], 0.0) + np.where(known_i, self.b_i_[ii], 0.0)
                     + dots, np.zeros(len(u), dtype=bool))
@@ -431,7 +417,7 @@ class BiasedMF(_FactorModel):
 
     def _scores(self, users):
         users = np.asarray(users)
-        scores = self.P_[users] @ self.Q_.T
+        scores = self.user_factors_[users] @ self.item_factors_.T
         if self.biased:
             scores = scores + (self.global_mean_ + self.b_u_[users])[:, None] + self.b_i_[None, :]
         return scores
@@ -449,12 +435,13 @@ class FunkSVD(BiasedMF):
                  lr_bu: float | None = None, lr_bi: float | None = None, lr_pu: float | None = None,
                  lr_qi: float | None = None, reg_bu: float | None = None, reg_bi: float | None = None,
                  reg_pu: float | None = None, reg_qi: float | None = None, fast: bool = False,
-                 shuffle: bool = False, early_stopping: int | None = None, progress: bool = False,
-                 random_state=None):
+                 shuffle: bool = False, early_stopping: bool = False, validation_fraction: float = 0.1,
+                 n_iter_no_change: int = 5, progress: bool = False, random_state=0):
         super().__init__(n_factors, n_epochs, lr_all, reg_all, biased=biased, init_mean=init_mean,
                          init_std_dev=init_std_dev, lr_bu=lr_bu, lr_bi=lr_bi, lr_pu=lr_pu, lr_qi=lr_qi,
                          reg_bu=reg_bu, reg_bi=reg_bi, reg_pu=reg_pu, reg_qi=reg_qi, fast=fast, shuffle=shuffle,
-                         early_stopping=early_stopping, progress=progress, random_state=random_state)
+                         early_stopping=early_stopping, validation_fraction=validation_fraction,
+                         n_iter_no_change=n_iter_no_change, progress=progress, random_state=random_state)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -510,11 +497,11 @@ class ALS(_FactorModel):
     Parameters
     ----------
     n_factors (20), n_epochs (15), reg :math:`\lambda` (0.1), init_std_dev (0.1),
-    early_stopping, progress, random_state : as in :class:`BiasedMF`.
+    early_stopping, validation_fraction, n_iter_no_change, progress, random_state : as in :class:`BiasedMF`.
 
     Attributes
     ----------
-    P_ ``(n_users, k)``, Q_ ``(n_items, k)``, b_u_, b_i_, history_ (``loss`` = the objective above,
+    user_factors_ ``(n_users, k)``, item_factors_ ``(n_items, k)``, b_u_, b_i_, history_ (``train_loss`` = the objective above,
     ``train_rmse``, ``val_rmse``), n_epochs_, best_epoch_.
 
     References
@@ -523,62 +510,71 @@ class ALS(_FactorModel):
     the Netflix Prize", AAIM 2008. Y. Hu, Y. Koren, C. Volinsky, ICDM 2008 (the implicit variant).
     """
 
-    _state_names = ("P_", "Q_", "b_u_", "b_i_")
+    _state_names = ("user_factors_", "item_factors_", "b_u_", "b_i_")
 
     def __init__(self, n_factors: int = 20, n_epochs: int = 15, reg: float = 0.1, *, init_std_dev: float = 0.1,
-                 early_stopping: int | None = None, progress: bool = False, random_state=None):
+                 early_stopping: bool = False, validation_fraction: float = 0.1, n_iter_no_change: int = 5,
+                 progress: bool = False, random_state=0):
         self.n_factors = n_factors
         self.n_epochs = n_epochs
         self.reg = reg
         self.init_std_dev = init_std_dev
         self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
         self.progress = progress
         self.random_state = random_state
 
     def _lr_text(self) -> str:
         return "n/a: ALS has no learning rate; check the data for extreme values"
 
-    def _fit(self, data: Interactions) -> None:
+    def _fit(self, data: Interactions, validation: HeldOut | None) -> None:
         n_factors, n_epochs, patience = self._check_common()
         reg = check_finite_number(self.reg, "reg", minimum=0, strict=True)
         std = check_finite_number(self.init_std_dev, "init_std_dev", minimum=0)
-        rng = _random_state(self.random_state)
-        self.P_ = rng.normal(0, std, size=(data.n_users, n_factors))
-        self.Q_ = rng.normal(0, std, size=(data.n_items, n_factors))
+        rng = check_random_state(self.random_state, legacy=True)
+        self.user_factors_ = rng.normal(0, std, size=(data.n_users, n_factors))
+        self.item_factors_ = rng.normal(0, std, size=(data.n_items, n_factors))
         self.b_u_ = np.zeros(data.n_users)
         self.b_i_ = np.zeros(data.n_items)
+        idx, validation = self._split_for_validation(data, validation, patience, rng)
+        u, i, r = data.u[idx], data.i[idx], data.r[idx]
         mu = data.global_mean
         shape = (data.n_users, data.n_items)
-        mask_ui = sp.csr_matrix((np.ones(data.n_ratings), (data.u, data.i)), shape=shape)
+        mask_ui = sp.csr_matrix((np.ones(len(r)), (u, i)), shape=shape)
         mask_iu = mask_ui.T.tocsr()  # CSR keeps columns sorted: the same pattern as the targets below
-        n_u, n_i = data.user_counts().astype(float), data.item_counts().astype(float)
+        # weighted lambda; a user or item without training ratings (held out for validation) gets
+        # lambda * 1, so its system stays solvable (its factors and bias are then 0)
+        n_u = np.maximum(np.bincount(u, minlength=data.n_users), 1).astype(float)
+        n_i = np.maximum(np.bincount(i, minlength=data.n_items), 1).astype(float)
         ones_u, ones_i = np.ones((data.n_users, 1)), np.ones((data.n_items, 1))
 
         def epoch(_):
-            y = data.r - mu - self.b_i_[data.i]
-            w = _ridge_side(mask_ui, sp.csr_matrix((y, (data.u, data.i)), shape=shape), np.hstack([self.Q_, ones_i]), reg * n_u)
-            self.P_, self.b_u_ = w[:, :-1].copy(), w[:, -1].copy()
-            y = data.r - mu - self.b_u_[data.u]
-            w = _ridge_side(mask_iu, sp.csr_matrix((y, (data.i, data.u)), shape=shape[::-1]), np.hstack([self.P_, ones_u]), reg * n_i)
-            self.Q_, self.b_i_ = w[:, :-1].copy(), w[:, -1].copy()
-            err = data.r - (mu + self.b_u_[data.u] + self.b_i_[data.i] + np.einsum("ij,ij->i", self.P_[data.u], self.Q_[data.i]))
+            y = r - mu - self.b_i_[i]
+            w = _ridge_side(mask_ui, sp.csr_matrix((y, (u, i)), shape=shape), np.hstack([self.item_factors_, ones_i]), reg * n_u)
+            self.user_factors_, self.b_u_ = w[:, :-1].copy(), w[:, -1].copy()
+            y = r - mu - self.b_u_[u]
+            w = _ridge_side(mask_iu, sp.csr_matrix((y, (i, u)), shape=shape[::-1]), np.hstack([self.user_factors_, ones_u]), reg * n_i)
+            self.item_factors_, self.b_i_ = w[:, :-1].copy(), w[:, -1].copy()
+            P, Q = self.user_factors_, self.item_factors_
+            err = r - (mu + self.b_u_[u] + self.b_i_[i] + np.einsum("ij,ij->i", P[u], Q[i]))
             sse = float(err @ err)
-            return sse + reg * (n_u @ (np.einsum("ij,ij->i", self.P_, self.P_) + self.b_u_ ** 2)
-                                + n_i @ (np.einsum("ij,ij->i", self.Q_, self.Q_) + self.b_i_ ** 2)), np.sqrt(sse / data.n_ratings)
+            return sse + reg * (n_u @ (np.einsum("ij,ij->i", P, P) + self.b_u_ ** 2)
+                                + n_i @ (np.einsum("ij,ij->i", Q, Q) + self.b_i_ ** 2)), np.sqrt(sse / len(r))
 
-        self._run_epochs(n_epochs, patience, epoch, "ALS")
+        self._run_epochs(n_epochs, patience, epoch, validation, "ALS")
 
     def _estimate(self, u, i):
         u, i = np.asarray(u), np.asarray(i)
         known_u, known_i = u >= 0, i >= 0
         uu, ii = np.where(known_u, u, 0), np.where(known_i, i, 0)
         est = self.global_mean_ + np.where(known_u, self.b_u_[uu], 0.0) + np.where(known_i, self.b_i_[ii], 0.0)
-        est = est + np.where(known_u & known_i, np.einsum("ij,ij->i", self.P_[uu], self.Q_[ii]), 0.0)
+        est = est + np.where(known_u & known_i, np.einsum("ij,ij->i", self.user_factors_[uu], self.item_factors_[ii]), 0.0)
         return est, np.zeros(len(u), dtype=bool)
 
     def _scores(self, users):
         users = np.asarray(users)
-        return (self.global_mean_ + self.b_u_[users])[:, None] + self.b_i_[None, :] + self.P_[users] @ self.Q_.T
+        return (self.global_mean_ + self.b_u_[users])[:, None] + self.b_i_[None, :] + self.user_factors_[users] @ self.item_factors_.T
 
 
 # ---------------------------------------------------------------------------------------------
@@ -644,11 +640,12 @@ class NMF(_FactorModel):
     ----------
     n_factors (15), n_epochs (50), reg_pu, reg_qi (0.06), biased (False), reg_bu, reg_bi (0.02),
     lr_bu, lr_bi (0.005), init_low, init_high (0, 1: the uniform initialisation),
-    early_stopping, progress, random_state.
+    early_stopping, validation_fraction, n_iter_no_change, progress, random_state.
 
     Attributes
     ----------
-    P_ ``(n_users, k)`` and Q_ ``(n_items, k)``, non-negative; b_u_, b_i_; history_ (``loss`` =
+    user_factors_ :math:`W` ``(n_users, k)`` and item_factors_ :math:`H^\top` ``(n_items, k)``,
+    non-negative; b_u_, b_i_; history_ (``train_loss`` =
     squared errors of the epoch plus the weighted regularisation), n_epochs_, best_epoch_.
 
     References
@@ -658,12 +655,12 @@ class NMF(_FactorModel):
     D. Lee, H. S. Seung, "Algorithms for non-negative matrix factorization", NIPS 2000.
     """
 
-    _state_names = ("P_", "Q_", "b_u_", "b_i_")
+    _state_names = ("user_factors_", "item_factors_", "b_u_", "b_i_")
 
     def __init__(self, n_factors: int = 15, n_epochs: int = 50, *, biased: bool = False, reg_pu: float = 0.06,
                  reg_qi: float = 0.06, reg_bu: float = 0.02, reg_bi: float = 0.02, lr_bu: float = 0.005,
-                 lr_bi: float = 0.005, init_low: float = 0.0, init_high: float = 1.0, early_stopping: int | None = None,
-                 progress: bool = False, random_state=None):
+                 lr_bi: float = 0.005, init_low: float = 0.0, init_high: float = 1.0, early_stopping: bool = False,
+                 validation_fraction: float = 0.1, n_iter_no_change: int = 5, progress: bool = False, random_state=0):
         self.n_factors = n_factors
         self.n_epochs = n_epochs
         self.biased = biased
@@ -676,13 +673,15 @@ class NMF(_FactorModel):
         self.init_low = init_low
         self.init_high = init_high
         self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
         self.progress = progress
         self.random_state = random_state
 
     def _lr_text(self) -> str:
         return f"lr_bu={self.lr_bu!r}, lr_bi={self.lr_bi!r}"
 
-    def _fit(self, data: Interactions) -> None:
+    def _fit(self, data: Interactions, validation: HeldOut | None) -> None:
         n_factors, n_epochs, patience = self._check_common()
         regs = [check_finite_number(getattr(self, n), n, minimum=0) for n in ("reg_pu", "reg_qi", "reg_bu", "reg_bi")]
         lrs = [check_finite_number(getattr(self, n), n, minimum=0, strict=True) for n in ("lr_bu", "lr_bi")]
@@ -690,14 +689,16 @@ class NMF(_FactorModel):
         high = check_finite_number(self.init_high, "init_high", minimum=0)
         if high < low:
             raise ValueError(f"init_high must be >= init_low, got init_low={low}, init_high={high}")
-        rng = _random_state(self.random_state)
-        self.P_ = rng.uniform(low, high, size=(data.n_users, n_factors))
-        self.Q_ = rng.uniform(low, high, size=(data.n_items, n_factors))
+        rng = check_random_state(self.random_state, legacy=True)
+        self.user_factors_ = rng.uniform(low, high, size=(data.n_users, n_factors))
+        self.item_factors_ = rng.uniform(low, high, size=(data.n_items, n_factors))
         self.b_u_ = np.zeros(data.n_users)
         self.b_i_ = np.zeros(data.n_items)
-        order = data.user_major_order()
+        idx, validation = self._split_for_validation(data, validation, patience, rng)
+        order = idx[_user_major(data, idx)]
         us, is_, rs = data.u[order], data.i[order], data.r[order]
-        n_u, n_i = data.user_counts().astype(float), data.item_counts().astype(float)
+        n_u = np.bincount(us, minlength=data.n_users).astype(float)
+        n_i = np.bincount(is_, minlength=data.n_items).astype(float)
         biased = bool(self.biased)
         mu = data.global_mean if biased else 0.0
         bufs = [np.zeros((data.n_users, n_factors)), np.zeros((data.n_users, n_factors)),
@@ -705,23 +706,13 @@ class NMF(_FactorModel):
         reg_pu, reg_qi, reg_bu, reg_bi = regs
 
         def epoch(_):
-            sse = _nmf_epoch(us, is_, rs, mu, self.b_u_, self.b_i_, self.P_, self.Q_, n_u, n_i, lrs[0], lrs[1],
+            sse = _nmf_epoch(us, is_, rs, mu, self.b_u_, self.b_i_, self.user_factors_, self.item_factors_, n_u, n_i, lrs[0], lrs[1],
                              reg_bu, reg_bi, reg_pu, reg_qi, biased, *bufs)
-            return (sse + reg_pu * n_u @ np.einsum("ij,ij->i", self.P_, self.P_)
-                    + reg_qi * n_i @ np.einsum("ij,ij->i", self.Q_, self.Q_)
+            return (sse + reg_pu * n_u @ np.einsum("ij,ij->i", self.user_factors_, self.user_factors_)
+                    + reg_qi * n_i @ np.einsum("ij,ij->i", self.item_factors_, self.item_factors_)
                     + reg_bu * self.b_u_ @ self.b_u_ + reg_bi * self.b_i_ @ self.b_i_), np.sqrt(sse / len(rs))
 
-        self._run_epochs(n_epochs, patience, epoch, "NMF")
-
-    @property
-    def W_(self) -> np.ndarray:
-        """:math:`W = P`, ``(n_users, k)``."""
-        return self.P_
-
-    @property
-    def H_(self) -> np.ndarray:
-        """:math:`H = Q^\\top`, ``(k, n_items)``."""
-        return self.Q_.T
+        self._run_epochs(n_epochs, patience, epoch, validation, "NMF")
 
     # same prediction rule as BiasedMF (np.dot pair by pair, as Surprise)
     _estimate = BiasedMF._estimate
@@ -733,48 +724,27 @@ class NMF(_FactorModel):
 # BPR-MF
 # ---------------------------------------------------------------------------------------------
 @numba.njit(cache=True)
-def _bpr_epoch(us, is_, indptr, indices, n_items, P, Q, bi, lr, reg, reg_b, seed):  # pragma: no cover - compiled
-    """One epoch of BPR: ``len(us)`` sampled triples (u, i, j); returns the sum of -log sigma(x_uij)."""
+def _bpr_loss(x):  # pragma: no cover - compiled
+    """``(-log sigma(x), 1 - sigma(x))`` without overflow."""
+    if x > 0:
+        z = np.exp(-x)
+        return np.log1p(z), z / (1.0 + z)
+    z = np.exp(x)
+    return -x + np.log1p(z), 1.0 / (1.0 + z)
+
+
+@numba.njit(cache=True)
+def _bpr_epoch(us, is_, js, P, Q, bi, lr, reg, reg_b):  # pragma: no cover - compiled
+    """One SGD pass over the triples ``(us[k], is_[k], js[k])``; returns the sum of -log sigma(x_uij)."""
     n_factors = P.shape[1]
-    state = np.uint64(seed) | np.uint64(1)
     total = 0.0
-    n = len(us)
-    for step in range(n):
-        # xorshift64*: a small, fast, seeded generator (only used for the negatives)
-        state ^= state >> np.uint64(12)
-        state ^= state << np.uint64(25)
-        state ^= state >> np.uint64(27)
-        k = int((state * np.uint64(2685821657736338717)) >> np.uint64(33)) % n
-        u = us[k]
-        i = is_[k]
-        lo = indptr[u]
-        hi = indptr[u + 1]
-        while True:
-            state ^= state >> np.uint64(12)
-            state ^= state << np.uint64(25)
-            state ^= state >> np.uint64(27)
-            j = int((state * np.uint64(2685821657736338717)) >> np.uint64(33)) % n_items
-            a = lo
-            b = hi
-            while a < b:  # binary search: is j among u's items?
-                m = (a + b) // 2
-                if indices[m] < j:
-                    a = m + 1
-                else:
-                    b = m
-            if a == hi or indices[a] != j:
-                break
+    for k in range(len(us)):
+        u, i, j = us[k], is_[k], js[k]
         x = bi[i] - bi[j]
         for f in range(n_factors):
             x += P[u, f] * (Q[i, f] - Q[j, f])
-        if x > 0:
-            z = np.exp(-x)
-            total += np.log1p(z)
-            g = z / (1.0 + z)
-        else:
-            z = np.exp(x)
-            total += -x + np.log1p(z)
-            g = 1.0 / (1.0 + z)
+        loss, g = _bpr_loss(x)
+        total += loss
         bi[i] += lr * (g - reg_b * bi[i])
         bi[j] += lr * (-g - reg_b * bi[j])
         for f in range(n_factors):
@@ -801,19 +771,22 @@ class BPRMF(_FactorModel):
 
     Each step: :math:`g = 1 - \sigma(x_{uij})`, :math:`p_u \leftarrow p_u + \gamma (g (q_i - q_j) - \lambda p_u)`,
     :math:`q_i \leftarrow q_i + \gamma (g p_u - \lambda q_i)`, :math:`q_j \leftarrow q_j + \gamma (-g p_u - \lambda q_j)`.
-    An epoch draws as many triples as there are positives (positive uniformly, negative
-    uniformly among the user's unseen items). Scores are not ratings: ``predict`` returns
-    :math:`\hat x_{ui}` unclipped; use ``recommend``.
+    An epoch draws as many triples as there are positives: the positive pair uniformly (with
+    replacement), the negative uniformly among the user's unseen items (:func:`course_lib.sampling.sample_unseen`,
+    the course's one sampler). Scores are not ratings: ``predict`` returns :math:`\hat x_{ui}`
+    unclipped; use ``recommend``.
 
     Parameters
     ----------
-    n_factors (64), n_epochs (30), learning_rate :math:`\gamma` (0.05), reg :math:`\lambda` (0.002),
-    reg_bias :math:`\lambda_b` (0.0), init_std_dev (0.1), early_stopping, progress, random_state.
+    n_factors (64), n_epochs (30), lr :math:`\gamma` (0.05), reg :math:`\lambda` (0.002),
+    reg_bias :math:`\lambda_b` (0.0), init_std_dev (0.1), early_stopping (on the BPR loss of held-out
+    positives with negatives drawn once), validation_fraction, n_iter_no_change, progress, random_state.
 
     Attributes
     ----------
-    P_ ``(n_users, k)``, Q_ ``(n_items, k)``, b_i_ ``(n_items,)``, history_ (``loss`` = mean of
-    :math:`-\ln \sigma(x_{uij})` over the epoch's triples, as they were met), n_epochs_.
+    user_factors_ ``(n_users, k)``, item_factors_ ``(n_items, k)``, b_i_ ``(n_items,)``, history_
+    (``train_loss`` = mean of :math:`-\ln \sigma(x_{uij})` over the epoch's triples, as they were met;
+    ``val_loss`` with validation), n_epochs_, best_epoch_.
 
     References
     ----------
@@ -821,53 +794,66 @@ class BPRMF(_FactorModel):
     from Implicit Feedback", UAI 2009.
     """
 
-    clip = False
-    _state_names = ("P_", "Q_", "b_i_")
+    _predicts_ratings = False
+    _state_names = ("user_factors_", "item_factors_", "b_i_")
 
-    def __init__(self, n_factors: int = 64, n_epochs: int = 30, learning_rate: float = 0.05, reg: float = 0.002, *,
-                 reg_bias: float = 0.0, init_std_dev: float = 0.1, early_stopping: int | None = None,
-                 progress: bool = False, random_state=None):
+    def __init__(self, n_factors: int = 64, n_epochs: int = 30, lr: float = 0.05, reg: float = 0.002, *,
+                 reg_bias: float = 0.0, init_std_dev: float = 0.1, early_stopping: bool = False,
+                 validation_fraction: float = 0.1, n_iter_no_change: int = 5, progress: bool = False, random_state=0):
         self.n_factors = n_factors
         self.n_epochs = n_epochs
-        self.learning_rate = learning_rate
+        self.lr = lr
         self.reg = reg
         self.reg_bias = reg_bias
         self.init_std_dev = init_std_dev
         self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
         self.progress = progress
         self.random_state = random_state
 
-    def _fit(self, data: Interactions) -> None:
+    def _fit(self, data: Interactions, validation: HeldOut | None) -> None:
         n_factors, n_epochs, patience = self._check_common()
-        if patience is not None:
-            raise ValueError("BPRMF does not support early_stopping on validation RMSE (it predicts scores, not ratings)")
-        lr = check_finite_number(self.learning_rate, "learning_rate", minimum=0, strict=True)
+        lr = check_finite_number(self.lr, "lr", minimum=0, strict=True)
         reg = check_finite_number(self.reg, "reg", minimum=0)
         reg_b = check_finite_number(self.reg_bias, "reg_bias", minimum=0)
         std = check_finite_number(self.init_std_dev, "init_std_dev", minimum=0)
         if (data.user_counts() >= data.n_items).any():
             raise ValueError("a user has interacted with every item: BPR cannot sample a negative for them")
-        rng = _random_state(self.random_state)
-        self.P_ = rng.normal(0, std, size=(data.n_users, n_factors))
-        self.Q_ = rng.normal(0, std, size=(data.n_items, n_factors))
+        rng = check_random_state(self.random_state)
+        self.user_factors_ = rng.normal(0, std, size=(data.n_users, n_factors))
+        self.item_factors_ = rng.normal(0, std, size=(data.n_items, n_factors))
         self.b_i_ = np.zeros(data.n_items)
-        m = data.matrix
-        indptr, indices = m.indptr.astype(np.int64), m.indices.astype(np.int64)
-        us, is_ = data.u.astype(np.int64), data.i.astype(np.int64)
+        seen = pair_keys(data.u, data.i, data.n_items)
+        idx, validation = self._split_for_validation(data, validation, patience, rng)
+        us, is_ = data.u[idx].astype(np.int64), data.i[idx].astype(np.int64)
+        val_triples = None
+        if validation is not None:
+            known = validation.known
+            vu, vi = validation.u[known], validation.i[known]
+            _, vj = sample_unseen(vu, data.n_items, seen, 1, rng.spawn(1)[0])
+            val_triples = (vu, vi, vj)
 
         def epoch(_):
-            seed = int(rng.randint(1, 2**62))
-            return _bpr_epoch(us, is_, indptr, indices, data.n_items, self.P_, self.Q_, self.b_i_, lr, reg, reg_b, seed) / len(us), None
+            k = rng.integers(0, len(us), size=len(us))
+            _, js = sample_unseen(us[k], data.n_items, seen, 1, rng)
+            total = _bpr_epoch(us[k], is_[k], js, self.user_factors_, self.item_factors_, self.b_i_, lr, reg, reg_b)
+            return total / len(us), None
 
-        self._validation = None  # ratings RMSE means nothing here
-        self._run_epochs(n_epochs, None, epoch, "BPR-MF")
+        self._run_epochs(n_epochs, patience, epoch, val_triples, "BPR-MF")
+
+    def _validate(self, triples) -> dict[str, float]:
+        u, i, j = triples
+        P, Q, b = self.user_factors_, self.item_factors_, self.b_i_
+        x = b[i] - b[j] + np.einsum("ij,ij->i", P[u], Q[i] - Q[j])
+        return {"val_loss": float(np.mean(np.logaddexp(0.0, -x)))}
 
     def _estimate(self, u, i):
         u, i = np.asarray(u), np.asarray(i)
         known = (u >= 0) & (i >= 0)
         uu, ii = np.where(known, u, 0), np.where(known, i, 0)
-        return self.b_i_[ii] + np.einsum("ij,ij->i", self.P_[uu], self.Q_[ii]), ~known
+        return self.b_i_[ii] + np.einsum("ij,ij->i", self.user_factors_[uu], self.item_factors_[ii]), ~known
 
     def _scores(self, users):
         users = np.asarray(users)
-        return self.P_[users] @ self.Q_.T + self.b_i_[None, :]
+        return self.user_factors_[users] @ self.item_factors_.T + self.b_i_[None, :]

@@ -154,11 +154,14 @@ class KNN(Recommender):
     shrinkage : shrinkage of ``pearson_baseline`` (100).
     n_epochs, reg_u, reg_i : the ALS bias baseline used by ``rule="baseline"`` and
         ``"pearson_baseline"`` (Surprise's defaults 10, 15, 10).
-    rating_scale : ``(low, high)``; if given, training ratings outside it are an error.
+
+    The rating scale (for clipping) is the training data's: fit an
+    ``Interactions.from_ratings(train, rating_scale=(1, 5))`` to set it, as Surprise's ``Reader`` does.
 
     Attributes
     ----------
-    sim_ : similarities, shape ``(n_x, n_x)`` (``n_x`` = number of users if user-based, else items).
+    similarity_ : similarities, shape ``(n_x, n_x)`` (``n_x`` = number of users if user-based, else
+        items); Surprise's ``sim``.
     x_mean_ : mean training rating of each user (user-based) or item, shape ``(n_x,)``.
     b_u_, b_i_ : ALS biases, shapes ``(n_users,)``, ``(n_items,)`` (rule ``"baseline"`` or
         sim ``"pearson_baseline"``; else ``None``).
@@ -166,7 +169,7 @@ class KNN(Recommender):
 
     def __init__(self, rule: str = "means", k: int = 40, min_k: int = 1, sim: str = "msd", user_based: bool = True,
                  min_support: int = 1, shrinkage: float = 100, n_epochs: int = 10, reg_u: float = 15,
-                 reg_i: float = 10, rating_scale: tuple[float, float] | None = None):
+                 reg_i: float = 10):
         self.rule = rule
         self.k = k
         self.min_k = min_k
@@ -177,22 +180,10 @@ class KNN(Recommender):
         self.n_epochs = n_epochs
         self.reg_u = reg_u
         self.reg_i = reg_i
-        self.rating_scale = rating_scale
 
     # -- fitting -------------------------------------------------------------------------
     def _rule(self) -> str:
         return self.rule
-
-    def fit(self, ratings) -> "KNN":
-        """Learn from training ratings (DataFrame or Interactions); returns ``self``.
-
-        Hyperparameters are checked before any work is done.
-        """
-        self._check_params()
-        if self.rating_scale is not None and not isinstance(ratings, Interactions):
-            ratings = Interactions.from_ratings(ratings, rating_scale=tuple(self.rating_scale),
-                                                name="training ratings")
-        return super().fit(ratings)
 
     def _check_params(self) -> None:
         rule = self._rule()
@@ -212,14 +203,9 @@ class KNN(Recommender):
         check_positive_int(self.n_epochs, "n_epochs")
         check_finite_number(self.reg_u, "reg_u", minimum=0)
         check_finite_number(self.reg_i, "reg_i", minimum=0)
-        if self.rating_scale is not None:
-            low, high = self.rating_scale
-            check_finite_number(low, "rating_scale[0]")
-            check_finite_number(high, "rating_scale[1]")
-            if not low < high:
-                raise ValueError(f"rating_scale must be (low, high) with low < high, got {self.rating_scale!r}")
 
-    def _fit(self, data: Interactions) -> None:
+    def _fit(self, data: Interactions, validation=None) -> None:
+        self._check_params()
         rule = self._rule()
         ub = bool(self.user_based)
         mu = data.global_mean
@@ -234,20 +220,20 @@ class KNN(Recommender):
         baseline = None
         if self.sim == "pearson_baseline":
             baseline = (mu, *((self.b_u_, self.b_i_) if ub else (self.b_i_, self.b_u_)))
-        self.sim_ = similarity_matrix(R, self.sim, min_support=self.min_support, shrinkage=self.shrinkage,
-                                      baseline=baseline)
+        self.similarity_ = similarity_matrix(R, self.sim, min_support=self.min_support, shrinkage=self.shrinkage,
+                                             baseline=baseline)
         counts = np.bincount(x_of, minlength=n_x)
         self.x_mean_ = np.bincount(x_of, weights=data.r, minlength=n_x) / counts
         # for each y, the x that rated it, in training order (Surprise's ir / ur)
         order = data.item_major_order() if ub else data.user_major_order()
-        self._y_ptr = np.concatenate([[0], np.cumsum(np.bincount(y_of, minlength=n_y))]).astype(np.int64)
-        self._y_x = x_of[order].astype(np.int64)
-        self._y_r = data.r[order]
+        self._y_ptr_ = np.concatenate([[0], np.cumsum(np.bincount(y_of, minlength=n_y))]).astype(np.int64)
+        self._y_x_ = x_of[order].astype(np.int64)
+        self._y_r_ = data.r[order]
 
     # -- prediction ----------------------------------------------------------------------
     def _k_eff(self) -> int:
         """``k``, capped at the number of possible neighbours (the size of the top-k buffer)."""
-        return int(max(1, min(self.k, self.sim_.shape[0])))
+        return int(max(1, min(self.k, self.similarity_.shape[0])))
 
     def _neighbour_estimates(self, u: np.ndarray, i: np.ndarray):
         """Run the k-NN kernel on known pairs; returns ``(part, actual_k, impossible)``."""
@@ -258,8 +244,8 @@ class KNN(Recommender):
             b_x, b_y = (self.b_u_, self.b_i_) if ub else (self.b_i_, self.b_u_)
         else:
             b_x = b_y = np.zeros(1)
-        return _knn_predict(np.asarray(xs, np.int64), np.asarray(ys, np.int64), self.sim_, self._y_ptr, self._y_x,
-                            self._y_r, self._k_eff(), int(self.min_k), _RULE_CODE[rule], self.x_mean_,
+        return _knn_predict(np.asarray(xs, np.int64), np.asarray(ys, np.int64), self.similarity_, self._y_ptr_, self._y_x_,
+                            self._y_r_, self._k_eff(), int(self.min_k), _RULE_CODE[rule], self.x_mean_,
                             self.global_mean_, b_x, b_y)
 
     def _estimate(self, u, i):
@@ -303,9 +289,9 @@ class KNN(Recommender):
         self._check_fitted()
         u, i = self.data_.user_index(user_id), self.data_.item_index(item_id)
         x, y = (u, i) if self.user_based else (i, u)
-        lo, hi = self._y_ptr[y], self._y_ptr[y + 1]
-        cand = self._y_x[lo:hi]
-        sims = self.sim_[x, cand]
+        lo, hi = self._y_ptr_[y], self._y_ptr_[y + 1]
+        cand = self._y_x_[lo:hi]
+        sims = self.similarity_[x, cand]
         k = self._k_eff()
         order = np.empty(k, np.int64)
         top = np.empty(k)
@@ -318,7 +304,7 @@ class KNN(Recommender):
         return pd.DataFrame({
             "neighbour": ids[cand[order]],
             "similarity": s,
-            "rating": self._y_r[lo + order],
+            "rating": self._y_r_[lo + order],
             "weight": np.where(used, s / total if total > 0 else 0.0, 0.0),
             "used": used,
         })
@@ -346,7 +332,7 @@ class KNN(Recommender):
         self._check_fitted()
         k = check_positive_int(k, "k")
         x = self.data_.user_index(raw_id) if self.user_based else self.data_.item_index(raw_id)
-        s = self.sim_[x].copy()
+        s = self.similarity_[x].copy()
         s[x] = -np.inf
         top = np.argsort(-s, kind="stable")[:min(k, len(s) - 1)]
         ids = self.data_.user_ids if self.user_based else self.data_.item_ids
@@ -362,11 +348,10 @@ class KNNBasic(KNN):
     """
 
     def __init__(self, k: int = 40, min_k: int = 1, sim: str = "msd", user_based: bool = True, min_support: int = 1,
-                 shrinkage: float = 100, n_epochs: int = 10, reg_u: float = 15, reg_i: float = 10,
-                 rating_scale: tuple[float, float] | None = None):
+                 shrinkage: float = 100, n_epochs: int = 10, reg_u: float = 15, reg_i: float = 10):
         self.k, self.min_k, self.sim, self.user_based = k, min_k, sim, user_based
         self.min_support, self.shrinkage, self.n_epochs = min_support, shrinkage, n_epochs
-        self.reg_u, self.reg_i, self.rating_scale = reg_u, reg_i, rating_scale
+        self.reg_u, self.reg_i = reg_u, reg_i
 
     def _rule(self) -> str:
         return "basic"

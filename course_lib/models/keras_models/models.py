@@ -6,8 +6,13 @@ can fit both on the same split and compare them with the same metrics:
 
 * Adam; the PyTorch ``weight_decay`` :math:`wd` (coupled L2, gradient :math:`wd\,\theta`)
   corresponds to an L2 regulariser of :math:`wd/2` on every embedding here;
-* a validation share carved from the training ratings, ``EarlyStopping`` with the best
-  weights restored, ``fit(verbose=0)``;
+* a ``validation_fraction`` of the training ratings held out (the course's one splitter,
+  :func:`course_lib.models.training.holdout`) or ``fit(train, validation=val)``, and Keras's own
+  ``EarlyStopping`` callback (``n_iter_no_change`` epochs, best weights restored);
+* every epoch's examples come from a ``keras.utils.PyDataset`` that shuffles with the model's
+  generator (and, for NeuMF, redraws the negatives with :func:`course_lib.sampling.sample_unseen`);
+* every initialiser and dropout layer takes a seed drawn from ``random_state``, so fitting never
+  touches Keras's, TensorFlow's or NumPy's global random state;
 * the output bounded to :math:`[r_{min} - 0.5, r_{max} + 0.5]` with a scaled sigmoid.
 
 A common mistake in Keras recommender code is to ``Dot`` two ``Embedding`` outputs of shape
@@ -21,10 +26,11 @@ import keras
 import numpy as np
 import pandas as pd
 
-from ...interactions import Interactions
-from ...validation import check_finite_number, check_positive_int
+from ...interactions import HeldOut, Interactions
+from ...sampling import pair_keys, sample_unseen
+from ...validation import check_finite_number, check_positive_int, check_random_state, derive_seed
 from ..base import Recommender
-from ..implicit import sample_unseen
+from ..training import check_early_stopping, holdout
 
 __all__ = ["DotProduct", "NeuMF", "build_dot_product", "build_neumf"]
 
@@ -33,8 +39,18 @@ def _l2(weight_decay: float):
     return keras.regularizers.L2(weight_decay / 2) if weight_decay > 0 else None
 
 
-def _embedding(n: int, dim: int, weight_decay: float, name: str, std: float = 0.01):
-    init = keras.initializers.RandomNormal(0.0, std) if std > 0 else "zeros"
+class _Seeds:
+    """Successive seeds for Keras initialisers and dropout layers, from one integer."""
+
+    def __init__(self, seed: int | None):
+        self.rng = np.random.default_rng(seed)
+
+    def __call__(self) -> int:
+        return int(self.rng.integers(0, 2**31 - 1))
+
+
+def _embedding(n: int, dim: int, weight_decay: float, name: str, seeds: _Seeds, std: float = 0.01):
+    init = keras.initializers.RandomNormal(0.0, std, seed=seeds()) if std > 0 else "zeros"
     return keras.layers.Embedding(n, dim, embeddings_initializer=init, embeddings_regularizer=_l2(weight_decay),
                                   name=name)
 
@@ -51,19 +67,20 @@ class GlobalBias(keras.layers.Layer):
 
 def build_dot_product(n_users: int, n_items: int, n_factors: int = 32, *, biases: bool = True,
                       y_range: tuple[float, float] | None = None, weight_decay: float = 0.0,
-                      dropout: float = 0.0) -> keras.Model:
+                      dropout: float = 0.0, seed: int | None = 0) -> keras.Model:
     r"""The Keras dot-product network: inputs ``user`` and ``item`` (inner indices, shape ``(batch,)``).
 
     .. math::  \hat y_{ui} = \sigma\big(b + b_u + b_i + p_u^\top q_i\big)(y_{max} - y_{min}) + y_{min}
     """
+    seeds = _Seeds(seed)
     user = keras.Input(shape=(), dtype="int32", name="user")
     item = keras.Input(shape=(), dtype="int32", name="item")
-    p = keras.layers.Dropout(dropout)(_embedding(n_users, n_factors, weight_decay, "user_emb")(user))  # (batch, f)
-    q = keras.layers.Dropout(dropout)(_embedding(n_items, n_factors, weight_decay, "item_emb")(item))
+    p = keras.layers.Dropout(dropout, seed=seeds())(_embedding(n_users, n_factors, weight_decay, "user_emb", seeds)(user))
+    q = keras.layers.Dropout(dropout, seed=seeds())(_embedding(n_items, n_factors, weight_decay, "item_emb", seeds)(item))
     x = keras.layers.Dot(axes=1, name="dot")([p, q])  # (batch, 1)
     if biases:
-        b_u = _embedding(n_users, 1, weight_decay, "user_bias", std=0)(user)  # (batch, 1)
-        b_i = _embedding(n_items, 1, weight_decay, "item_bias", std=0)(item)
+        b_u = _embedding(n_users, 1, weight_decay, "user_bias", seeds, std=0)(user)  # (batch, 1)
+        b_i = _embedding(n_items, 1, weight_decay, "item_bias", seeds, std=0)(item)
         x = keras.layers.Add()([x, b_u, b_i])
         x = GlobalBias(name="global_bias")(x)
     x = keras.layers.Flatten()(x)
@@ -76,27 +93,50 @@ def build_dot_product(n_users: int, n_items: int, n_factors: int = 32, *, biases
 
 
 def build_neumf(n_users: int, n_items: int, n_factors: int = 32, layers=(64, 32, 16), *,
-                weight_decay: float = 0.0, dropout: float = 0.0) -> keras.Model:
+                weight_decay: float = 0.0, dropout: float = 0.0, seed: int | None = 0) -> keras.Model:
     r"""The Keras NeuMF network (He et al. 2017), returning a logit:
     :math:`h^\top [\, p^G_u \odot q^G_i ;\, \mathrm{MLP}([p^M_u; q^M_i]) ] + b`."""
+    seeds = _Seeds(seed)
     user = keras.Input(shape=(), dtype="int32", name="user")
     item = keras.Input(shape=(), dtype="int32", name="item")
-    gmf = keras.layers.Multiply()([_embedding(n_users, n_factors, weight_decay, "gmf_user")(user),
-                                   _embedding(n_items, n_factors, weight_decay, "gmf_item")(item)])
-    h = keras.layers.Concatenate()([_embedding(n_users, layers[0] // 2, weight_decay, "mlp_user")(user),
-                                    _embedding(n_items, layers[0] // 2, weight_decay, "mlp_item")(item)])
+    gmf = keras.layers.Multiply()([_embedding(n_users, n_factors, weight_decay, "gmf_user", seeds)(user),
+                                   _embedding(n_items, n_factors, weight_decay, "gmf_item", seeds)(item)])
+    h = keras.layers.Concatenate()([_embedding(n_users, layers[0] // 2, weight_decay, "mlp_user", seeds)(user),
+                                    _embedding(n_items, layers[0] // 2, weight_decay, "mlp_item", seeds)(item)])
     for width in layers[1:]:
-        h = keras.layers.Dense(width, activation="relu")(keras.layers.Dropout(dropout)(h))
-    x = keras.layers.Dense(1, name="out")(keras.layers.Concatenate()([keras.layers.Dropout(dropout)(gmf), h]))
+        h = keras.layers.Dense(width, activation="relu", kernel_initializer=keras.initializers.GlorotUniform(seeds()))(
+            keras.layers.Dropout(dropout, seed=seeds())(h))
+    x = keras.layers.Dense(1, name="out", kernel_initializer=keras.initializers.GlorotUniform(seeds()))(
+        keras.layers.Concatenate()([keras.layers.Dropout(dropout, seed=seeds())(gmf), h]))
     return keras.Model([user, item], keras.layers.Reshape(())(x), name="neumf")
 
 
+class _Epochs(keras.utils.PyDataset):
+    """One epoch of shuffled mini-batches; ``make(rng)`` builds the epoch's examples (redrawn each epoch)."""
+
+    def __init__(self, make, batch_size: int, rng: np.random.Generator):
+        super().__init__()
+        self.make, self.batch_size, self.rng = make, batch_size, rng
+        self.on_epoch_end()
+
+    def on_epoch_end(self):
+        x, y = self.make(self.rng)
+        order = self.rng.permutation(len(y))
+        self.x, self.y = {k: v[order] for k, v in x.items()}, y[order]
+
+    def __len__(self):
+        return -(-len(self.y) // self.batch_size)
+
+    def __getitem__(self, index):
+        sl = slice(index * self.batch_size, (index + 1) * self.batch_size)
+        return {k: v[sl] for k, v in self.x.items()}, self.y[sl]
+
+
 class _KerasRecommender(Recommender):
-    """Shared prediction and scoring of the Keras models."""
+    """Shared training, prediction and scoring of the Keras models (not used directly)."""
 
     def _predict_pairs(self, u: np.ndarray, i: np.ndarray) -> np.ndarray:
-        out = self.model_.predict({"user": u.astype(np.int32), "item": i.astype(np.int32)},
-                                  batch_size=65536, verbose=0)
+        out = self.net_.predict({"user": u.astype(np.int32), "item": i.astype(np.int32)}, batch_size=65536, verbose=0)
         return np.asarray(out, dtype=float).reshape(-1)
 
     def _estimate(self, u, i):
@@ -113,17 +153,46 @@ class _KerasRecommender(Recommender):
         n = self.data_.n_items
         return self._predict_pairs(np.repeat(users, n), np.tile(np.arange(n), len(users))).reshape(len(users), n)
 
-    def _split(self, data: Interactions, rng: np.random.Generator):
-        share = check_finite_number(self.validation, "validation", minimum=0)
-        perm = rng.permutation(data.n_ratings)
-        n_val = int(round(share * data.n_ratings))
-        return np.sort(perm[n_val:]), np.sort(perm[:n_val])
+    def _train(self, data: Interactions, validation: HeldOut | None, loss, examples) -> None:
+        """Compile ``net_`` with Adam and ``loss`` and train it with early stopping; sets the history.
 
-    def _history(self, hist: dict) -> pd.DataFrame:
+        ``examples(u, i, r, rng) -> (inputs, targets)`` turns training (or validation) pairs into an
+        epoch's examples (NeuMF adds negatives drawn with ``rng``)."""
+        n_epochs = check_positive_int(self.n_epochs, "n_epochs")
+        batch_size = check_positive_int(self.batch_size, "batch_size")
+        patience = check_early_stopping(self)
+        rng = check_random_state(self.random_state)
+        self.seed_ = derive_seed(rng) % (2**31 - 1)
+        idx, val = np.arange(data.n_ratings), None
+        if validation is not None:
+            val = (validation.u[validation.known], validation.i[validation.known], validation.r[validation.known])
+        elif patience is not None:
+            idx, val_idx = holdout(data.n_ratings, self.validation_fraction, rng)
+            val = (data.u[val_idx], data.i[val_idx], data.r[val_idx])
+        self.net_ = self.build_network()
+        self.net_.compile(optimizer=keras.optimizers.Adam(check_finite_number(self.lr, "lr", minimum=0, strict=True),
+                                                          epsilon=1e-8), loss=loss)
+        u, i, r = data.u[idx].astype(np.int64), data.i[idx].astype(np.int64), data.r[idx]
+        epochs = _Epochs(lambda g: examples(u, i, r, g), batch_size, rng)
+        callbacks, validation_data = [], None
+        if val is not None:
+            validation_data = examples(*(np.asarray(a) for a in val), rng.spawn(1)[0])
+            if patience is not None:
+                callbacks.append(keras.callbacks.EarlyStopping(patience=patience, restore_best_weights=True))
+        # shuffle=False: the batches are already shuffled with the model's generator (Keras would reorder
+        # them with the global random state)
+        hist = self.net_.fit(epochs, epochs=n_epochs, validation_data=validation_data, callbacks=callbacks,
+                             shuffle=False, verbose=0)
         names = {"loss": "train_loss", "val_loss": "val_loss"}
-        df = pd.DataFrame({names[k]: v for k, v in hist.items() if k in names})
-        df.index = pd.RangeIndex(1, len(df) + 1, name="epoch")
-        return df
+        history = pd.DataFrame({names[k]: v for k, v in hist.history.items() if k in names})
+        history.index = pd.RangeIndex(1, len(history) + 1, name="epoch")
+        self.history_ = history
+        self.n_epochs_ = len(history)
+        self.best_epoch_ = int(history["val_loss"].idxmin()) if "val_loss" in history else self.n_epochs_
+
+    def _factors(self, layer: str) -> np.ndarray:
+        self._check_fitted()
+        return np.asarray(self.net_.get_layer(layer).embeddings, dtype=float)
 
 
 class DotProduct(_KerasRecommender):
@@ -136,12 +205,13 @@ class DotProduct(_KerasRecommender):
 
     Attributes
     ----------
-    model_ : the trained ``keras.Model``.  history_ : train and validation loss per epoch.
+    net_ : the trained ``keras.Model``.  history_, n_epochs_, best_epoch_ : losses per epoch.
+    user_factors_, item_factors_ : the embedding tables.
     """
 
     def __init__(self, n_factors: int = 32, biases: bool = True, n_epochs: int = 20, batch_size: int = 1024,
-                 lr: float = 5e-3, weight_decay: float = 1e-4, dropout: float = 0.0, validation: float = 0.1,
-                 patience: int | None = 2, random_state: int | None = 0):
+                 lr: float = 5e-3, weight_decay: float = 1e-4, dropout: float = 0.0, early_stopping: bool = True,
+                 validation_fraction: float = 0.1, n_iter_no_change: int = 2, random_state: int | None = 0):
         self.n_factors = n_factors
         self.biases = biases
         self.n_epochs = n_epochs
@@ -149,59 +219,51 @@ class DotProduct(_KerasRecommender):
         self.lr = lr
         self.weight_decay = weight_decay
         self.dropout = dropout
-        self.validation = validation
-        self.patience = patience
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
         self.random_state = random_state
 
-    def _fit(self, data: Interactions) -> None:
-        f = check_positive_int(self.n_factors, "n_factors")
-        n_epochs = check_positive_int(self.n_epochs, "n_epochs")
-        seed = 0 if self.random_state is None else int(self.random_state)
-        keras.utils.set_random_seed(seed)
-        rng = np.random.default_rng(seed)
-        low, high = data.rating_scale
-        self.model_ = build_dot_product(data.n_users, data.n_items, f, biases=bool(self.biases),
-                                        y_range=(low - 0.5, high + 0.5),
-                                        weight_decay=check_finite_number(self.weight_decay, "weight_decay", minimum=0),
-                                        dropout=check_finite_number(self.dropout, "dropout", minimum=0))
-        self.model_.compile(optimizer=keras.optimizers.Adam(self.lr, epsilon=1e-8), loss="mse")
-        train_idx, val_idx = self._split(data, rng)
-        def inputs(idx):
-            return {"user": data.u[idx].astype(np.int32), "item": data.i[idx].astype(np.int32)}
-        callbacks, val = [], None
-        if len(val_idx):
-            val = (inputs(val_idx), data.r[val_idx].astype(np.float32))
-            if self.patience is not None:
-                callbacks.append(keras.callbacks.EarlyStopping(patience=self.patience, restore_best_weights=True))
-        hist = self.model_.fit(inputs(train_idx), data.r[train_idx].astype(np.float32), batch_size=self.batch_size,
-                               epochs=n_epochs, validation_data=val, callbacks=callbacks, shuffle=True, verbose=0)
-        self.history_ = self._history(hist.history)
+    def build_network(self) -> keras.Model:
+        low, high = self.data_.rating_scale
+        return build_dot_product(self.data_.n_users, self.data_.n_items, check_positive_int(self.n_factors, "n_factors"),
+                                 biases=bool(self.biases), y_range=(low - 0.5, high + 0.5),
+                                 weight_decay=check_finite_number(self.weight_decay, "weight_decay", minimum=0),
+                                 dropout=check_finite_number(self.dropout, "dropout", minimum=0), seed=self.seed_)
 
-    def item_embeddings(self) -> np.ndarray:
-        """The learned item vectors, shape ``(n_items, n_factors)``."""
-        return np.asarray(self.model_.get_layer("item_emb").embeddings, dtype=float)
+    def _fit(self, data: Interactions, validation: HeldOut | None) -> None:
+        def examples(u, i, r, rng):
+            return {"user": u.astype(np.int32), "item": i.astype(np.int32)}, r.astype(np.float32)
 
-    def user_embeddings(self) -> np.ndarray:
+        self._train(data, validation, "mse", examples)
+
+    @property
+    def user_factors_(self) -> np.ndarray:
         """The learned user vectors, shape ``(n_users, n_factors)``."""
-        return np.asarray(self.model_.get_layer("user_emb").embeddings, dtype=float)
+        return self._factors("user_emb")
+
+    @property
+    def item_factors_(self) -> np.ndarray:
+        """The learned item vectors, shape ``(n_items, n_factors)``."""
+        return self._factors("item_emb")
 
 
 class NeuMF(_KerasRecommender):
     r"""NeuMF in Keras, trained on implicit feedback with binary cross-entropy.
 
     Each epoch draws ``n_negatives`` unobserved items per observed pair (label 0); early
-    stopping watches the loss on a held-out share of the positives with fixed negatives.
-    Scores are logits (``predict`` is not a rating).
+    stopping watches the loss on the held-out positives with negatives drawn once. Scores are
+    logits (``predict`` is not a rating). ``user_factors_`` / ``item_factors_`` are the GMF embeddings.
 
     Reference: X. He et al., "Neural Collaborative Filtering", WWW 2017.
     """
 
-    clip = False
+    _predicts_ratings = False
 
     def __init__(self, n_factors: int = 32, layers: tuple[int, ...] = (64, 32, 16), n_epochs: int = 20,
                  batch_size: int = 1024, lr: float = 1e-3, weight_decay: float = 0.0, dropout: float = 0.0,
-                 n_negatives: int = 4, validation: float = 0.1, patience: int | None = 2,
-                 random_state: int | None = 0):
+                 n_negatives: int = 4, early_stopping: bool = True, validation_fraction: float = 0.1,
+                 n_iter_no_change: int = 2, random_state: int | None = 0):
         self.n_factors = n_factors
         self.layers = layers
         self.n_epochs = n_epochs
@@ -210,49 +272,33 @@ class NeuMF(_KerasRecommender):
         self.weight_decay = weight_decay
         self.dropout = dropout
         self.n_negatives = n_negatives
-        self.validation = validation
-        self.patience = patience
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
         self.random_state = random_state
 
-    def _fit(self, data: Interactions) -> None:
-        f = check_positive_int(self.n_factors, "n_factors")
-        n_epochs = check_positive_int(self.n_epochs, "n_epochs")
-        n_neg = check_positive_int(self.n_negatives, "n_negatives")
-        seed = 0 if self.random_state is None else int(self.random_state)
-        keras.utils.set_random_seed(seed)
-        rng = np.random.default_rng(seed)
-        self.model_ = build_neumf(data.n_users, data.n_items, f, tuple(self.layers),
-                                  weight_decay=check_finite_number(self.weight_decay, "weight_decay", minimum=0),
-                                  dropout=check_finite_number(self.dropout, "dropout", minimum=0))
-        self.model_.compile(optimizer=keras.optimizers.Adam(self.lr, epsilon=1e-8),
-                            loss=keras.losses.BinaryCrossentropy(from_logits=True))
-        seen = np.unique(data.u.astype(np.int64) * data.n_items + data.i)
-        train_idx, val_idx = self._split(data, rng)
+    def build_network(self) -> keras.Model:
+        return build_neumf(self.data_.n_users, self.data_.n_items, check_positive_int(self.n_factors, "n_factors"),
+                           tuple(self.layers), weight_decay=check_finite_number(self.weight_decay, "weight_decay", minimum=0),
+                           dropout=check_finite_number(self.dropout, "dropout", minimum=0), seed=self.seed_)
 
-        def examples(idx, generator):
-            u, i = data.u[idx].astype(np.int64), data.i[idx].astype(np.int64)
-            nu, ni = sample_unseen(u, data.n_items, seen, n_neg, generator)
+    def _fit(self, data: Interactions, validation: HeldOut | None) -> None:
+        n_negatives = check_positive_int(self.n_negatives, "n_negatives")
+        seen = pair_keys(data.u, data.i, data.n_items)
+
+        def examples(u, i, r, rng):  # the positives, and n_negatives unseen items per positive
+            nu, ni = sample_unseen(u, data.n_items, seen, n_negatives, rng)
             x = {"user": np.concatenate([u, nu]).astype(np.int32), "item": np.concatenate([i, ni]).astype(np.int32)}
             return x, np.concatenate([np.ones(len(u)), np.zeros(len(nu))]).astype(np.float32)
 
-        val = examples(val_idx, np.random.default_rng(12345)) if len(val_idx) else None
-        rows, best, best_weights, waited = [], np.inf, None, 0
-        for _ in range(n_epochs):
-            x, y = examples(train_idx, rng)
-            order = rng.permutation(len(y))
-            hist = self.model_.fit({k: v[order] for k, v in x.items()}, y[order], batch_size=self.batch_size,
-                                   epochs=1, shuffle=False, verbose=0)
-            row = {"loss": hist.history["loss"][0]}
-            if val is not None:
-                row["val_loss"] = float(self.model_.evaluate(val[0], val[1], batch_size=65536, verbose=0))
-                if self.patience is not None:
-                    if row["val_loss"] < best - 1e-6:
-                        best, best_weights, waited = row["val_loss"], self.model_.get_weights(), 0
-                    else:
-                        waited += 1
-            rows.append(row)
-            if val is not None and self.patience is not None and waited >= self.patience:
-                break
-        if best_weights is not None:
-            self.model_.set_weights(best_weights)
-        self.history_ = self._history({k: [r[k] for r in rows] for k in rows[0]})
+        self._train(data, validation, keras.losses.BinaryCrossentropy(from_logits=True), examples)
+
+    @property
+    def user_factors_(self) -> np.ndarray:
+        """The learned GMF user vectors, shape ``(n_users, n_factors)``."""
+        return self._factors("gmf_user")
+
+    @property
+    def item_factors_(self) -> np.ndarray:
+        """The learned GMF item vectors, shape ``(n_items, n_factors)``."""
+        return self._factors("gmf_item")

@@ -1,20 +1,23 @@
-"""PyTorch recommenders: dot product, GMF, MLP, NeuMF, feature-aware, sequence and graph models; training, save/load, quantisation.
+"""PyTorch recommenders: dot product, GMF, MLP, NeuMF, feature-aware, sequence and graph models; training, quantisation.
 
-Importing this package imports PyTorch (``course_lib.models`` itself never does).
+Importing this package imports PyTorch (``course_lib.models`` itself never does). Every model follows
+:mod:`course_lib.models.base`; save and load them with :func:`course_lib.models.save_model` /
+:func:`course_lib.models.load_model` (also re-exported here).
 """
 
 from __future__ import annotations
 
+from ..persistence import load_model, save_model
+from .features import AttentionFusion, ConcatFusion, FeatureAware, FeatureAwareNet, TextEncoder
 from .graph import LightGCN, LightGCNNet, normalized_adjacency
-from .sequence import Caser, CaserNet, GRU4Rec, LSTMRec, RNNNet, SequenceRecommender
-from .features import AttentionFusion, ConcatFusion, FeatureAware, TextEncoder
-from .models import GMF, MLP, DotProduct, NeuMF, NeuralRecommender
+from .models import GMF, MLP, DotProduct, NeuMF
 from .networks import DotProductNet, GMFNet, MLPNet, NeuMFNet
-from .persistence import load_model, save_model
 from .quantization import Int8Embedding, quantize, scoring_seconds, serialized_size
-from .training import sample_unseen, train_network
+from .sequence import Caser, CaserNet, GRU4Rec, LSTMRec, RNNNet, seen_mask
+from .training import fit_network, fit_pairs, make_optimiser, score_all_batched, torch_random
 
-__all__ = ["Caser", "CaserNet", "GRU4Rec", "LSTMRec", "LightGCN", "LightGCNNet", "RNNNet", "SequenceRecommender",
-           "normalized_adjacency", "AttentionFusion", "ConcatFusion", "FeatureAware", "TextEncoder", "GMF", "MLP", "DotProduct", "DotProductNet", "GMFNet", "MLPNet", "NeuMF", "NeuMFNet",
-           "NeuralRecommender", "load_model", "sample_unseen", "save_model", "train_network",
-           "Int8Embedding", "quantize", "scoring_seconds", "serialized_size"]
+__all__ = ["AttentionFusion", "Caser", "CaserNet", "ConcatFusion", "DotProduct", "DotProductNet", "FeatureAware",
+           "FeatureAwareNet", "GMF", "GMFNet", "GRU4Rec", "Int8Embedding", "LSTMRec", "LightGCN", "LightGCNNet", "MLP",
+           "MLPNet", "NeuMF", "NeuMFNet", "RNNNet", "TextEncoder", "fit_network", "fit_pairs", "load_model",
+           "make_optimiser", "normalized_adjacency", "quantize", "score_all_batched", "save_model", "scoring_seconds",
+           "seen_mask", "serialized_size", "torch_random"]

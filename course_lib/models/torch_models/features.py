@@ -34,10 +34,12 @@ import torch
 from torch import nn
 
 from ...features import FeatureEncoder
-from ...interactions import Interactions
-from ...validation import check_finite_number, check_positive_int, check_ratings
-from ..base import Prediction, Recommender
-from .training import carve_validation, score_all_batched, train_network
+from ...interactions import HeldOut, Interactions
+from ...sampling import pair_keys
+from ...validation import check_finite_number, check_positive_int, check_random_state, check_ratings
+from ..base import Recommender
+from ..training import check_early_stopping, holdout
+from .training import fit_pairs, score_all_batched, torch_random
 
 __all__ = ["USER_FEATURES", "ITEM_FEATURES", "AttentionFusion", "ConcatFusion", "FeatureAware",
            "FeatureAwareNet", "TextEncoder"]
@@ -201,11 +203,12 @@ class FeatureAwareNet(nn.Module):
 class FeatureAware(Recommender):
     r"""ID embeddings plus side features, two-tower or concatenation-MLP (see the module docstring).
 
-    ``fit(ratings, users=ml.users, items=ml.movies, item_vectors=None)``: the tables may hold
-    users and items that have no training ratings (their features are known, their ratings are
-    not); ``test(ratings, users=..., items=...)`` predicts for ids unseen in training from their
-    features (and the shared "unknown" ID row), whether they were in the tables at ``fit`` or
-    are given now.
+    ``fit(ratings, users=ml.users, items=ml.movies, item_vectors=None)`` (the contract's side
+    inputs, attached to ``data_``): the tables may hold users and items that have no training
+    ratings (their features are known, their ratings are not); ``test(ratings, users=..., items=...)``
+    predicts for ids unseen in training from their features (and the shared "unknown" ID row),
+    whether they were in the tables at ``fit`` or are given now; ``score_items`` ranks for a new
+    user from the features of the ``users`` table given to ``fit``.
 
     Parameters
     ----------
@@ -216,21 +219,22 @@ class FeatureAware(Recommender):
     text_encoder : ``"bag"``, ``"cnn"`` or ``"gru"``.  n_factors : tower output dimension.
     id_dropout : probability of hiding an ID during training (trains the unknown row).
     objective : ``"mse"`` (ratings) or ``"bce"`` (implicit: positives and sampled negatives).
-    n_epochs, batch_size, lr, weight_decay, validation, patience, progress, random_state : as in
-    :class:`~course_lib.models.torch_models.NeuralRecommender`.
+    n_epochs, batch_size, lr, weight_decay, n_negatives, early_stopping, validation_fraction,
+    n_iter_no_change, progress, random_state : as in :class:`~course_lib.models.torch_models.DotProduct`.
 
     Attributes
     ----------
     net_ : the trained :class:`FeatureAwareNet`.  encoder_ : the :class:`~course_lib.features.FeatureEncoder`.
-    history_ : losses per epoch.  user_rows_, item_rows_ : raw ids of the table rows (training ids first).
+    history_, n_epochs_, best_epoch_ : losses per epoch.  user_rows_, item_rows_ : raw ids of the table
+    rows (training ids first).  user_features_, item_features_ : the parts of each tower.
     """
 
     def __init__(self, features=("user_id", "age", "gender", "occupation", "item_id", "genres", "year", "title"),
                  architecture: str = "two_tower", fusion: str = "concat", text_encoder: str = "bag",
                  n_factors: int = 32, id_dropout: float = 0.1, objective: str = "mse", n_epochs: int = 20,
                  batch_size: int = 1024, lr: float = 3e-3, weight_decay: float = 0.0, n_negatives: int = 4,
-                 validation: float = 0.1, patience: int | None = 2, progress: bool = True,
-                 random_state: int | None = 0):
+                 early_stopping: bool = True, validation_fraction: float = 0.1, n_iter_no_change: int = 2,
+                 progress: bool = False, random_state: int | None = 0):
         self.features = features
         self.architecture = architecture
         self.fusion = fusion
@@ -243,10 +247,15 @@ class FeatureAware(Recommender):
         self.lr = lr
         self.weight_decay = weight_decay
         self.n_negatives = n_negatives
-        self.validation = validation
-        self.patience = patience
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
         self.progress = progress
         self.random_state = random_state
+
+    @property
+    def predicts_ratings(self) -> bool:
+        return self.objective == "mse"
 
     # -- encoding ------------------------------------------------------------------------
     def _side_arrays(self, side: str, raw_ids, table: pd.DataFrame | None, vectors: pd.DataFrame | None,
@@ -278,13 +287,7 @@ class FeatureAware(Recommender):
         return out
 
     # -- fitting ---------------------------------------------------------------------------
-    def fit(self, ratings, users: pd.DataFrame | None = None, items: pd.DataFrame | None = None,
-            item_vectors: pd.DataFrame | None = None) -> "FeatureAware":
-        """Learn from training ratings and the feature tables (which may hold ids without ratings)."""
-        self.users_, self.items_, self.item_vectors_ = users, items, item_vectors
-        return super().fit(ratings)
-
-    def _fit(self, data: Interactions) -> None:
+    def _fit(self, data: Interactions, validation: HeldOut | None) -> None:
         feats = tuple(self.features)
         unknown = set(feats) - set(USER_FEATURES) - set(ITEM_FEATURES)
         if unknown or not any(f in USER_FEATURES for f in feats) or not any(f in ITEM_FEATURES for f in feats):
@@ -299,43 +302,62 @@ class FeatureAware(Recommender):
         p = check_finite_number(self.id_dropout, "id_dropout", minimum=0)
         if p >= 1:
             raise ValueError(f"id_dropout must be in [0, 1), got {p}")
+        patience = check_early_stopping(self)
         self.user_features_ = tuple(f for f in USER_FEATURES if f in feats)
         self.item_features_ = tuple(f for f in ITEM_FEATURES if f in feats)
-        self.encoder_ = FeatureEncoder().fit(self.users_, self.items_)
+        for side, wanted, table in (("user", self.user_features_, data.users), ("item", self.item_features_, data.items)):
+            needs = [f for f in wanted if f not in (f"{side}_id", "image")]
+            if needs and table is None:
+                raise ValueError(f"the features {needs} need the {side} table: fit(train, {side}s=...) "
+                                 f"(MovieLens's {'users' if side == 'user' else 'movies'} table)")
+        if "image" in self.item_features_ and data.item_vectors is None:
+            raise ValueError("the 'image' feature needs item vectors: fit(train, item_vectors=...) with a DataFrame "
+                             "of vectors indexed by item_id")
+        self.encoder_ = FeatureEncoder().fit(data.users, data.items)
         # table rows: training ids first (row = inner index), then ids that only have features
-        extra_u = [] if self.users_ is None else np.setdiff1d(self.users_["user_id"].unique(), data.user_ids)
-        extra_i = [] if self.items_ is None else np.setdiff1d(self.items_["item_id"].unique(), data.item_ids)
+        extra_u = [] if data.users is None else np.setdiff1d(data.users["user_id"].unique(), data.user_ids)
+        extra_i = [] if data.items is None else np.setdiff1d(data.items["item_id"].unique(), data.item_ids)
         self.user_rows_ = np.concatenate([data.user_ids, np.asarray(extra_u, dtype=data.user_ids.dtype)])
         self.item_rows_ = np.concatenate([data.item_ids, np.asarray(extra_i, dtype=data.item_ids.dtype)])
-        user_table = self._side_arrays("user", self.user_rows_, self.users_, None, data.n_users)
-        item_table = self._side_arrays("item", self.item_rows_, self.items_, self.item_vectors_, data.n_items)
+        rng = check_random_state(self.random_state)
+        idx, val = np.arange(data.n_ratings), None
+        if validation is not None:
+            known = validation.known
+            val = (validation.u[known], validation.i[known], validation.r[known])
+        elif patience is not None:
+            idx, val_idx = holdout(data.n_ratings, self.validation_fraction, rng)
+            val = (data.u[val_idx].astype(np.int64), data.i[val_idx].astype(np.int64), data.r[val_idx])
+        with torch_random(rng):
+            self.net_ = self.build_network()
+            self.history_, self.best_epoch_ = fit_pairs(
+                self.net_, objective=self.objective, u=data.u[idx].astype(np.int64), i=data.i[idx].astype(np.int64),
+                y=data.r[idx], n_items=data.n_items, seen_keys=pair_keys(data.u, data.i, data.n_items),
+                validation=val, n_epochs=self.n_epochs, batch_size=self.batch_size, lr=self.lr,
+                weight_decay=self.weight_decay, n_negatives=check_positive_int(self.n_negatives, "n_negatives"),
+                patience=patience, progress=self.progress, rng=rng, desc=type(self).__name__)
+        self.n_epochs_ = len(self.history_)
+
+    def build_network(self) -> "FeatureAwareNet":
+        """The (untrained) network, from ``data_``, ``encoder_`` and the table rows (also used by ``load_model``)."""
+        data = self.data_
+        user_table = self._side_arrays("user", self.user_rows_, data.users, None, data.n_users)
+        item_table = self._side_arrays("item", self.item_rows_, data.items, data.item_vectors, data.n_items)
         cards = dict(self.encoder_.cardinalities, user_id=data.n_users + 1, item_id=data.n_items + 1)
-        image_dim = 0 if self.item_vectors_ is None else self.item_vectors_.shape[1]
-        seed = 0 if self.random_state is None else int(self.random_state)
-        rng = np.random.default_rng(seed)
-        torch.manual_seed(seed)
+        image_dim = 0 if data.item_vectors is None else data.item_vectors.shape[1]
         low, high = data.rating_scale
-        self.clip = self.objective == "mse"
-        self.net_ = FeatureAwareNet(
+        return FeatureAwareNet(
             user_table, item_table, self.user_features_, self.item_features_, cards, n_factors=self.n_factors,
             architecture=self.architecture, fusion=self.fusion, text_encoder=self.text_encoder,
-            image_dim=image_dim, id_dropout=p, n_items=data.n_items,
+            image_dim=image_dim, id_dropout=float(self.id_dropout), n_items=data.n_items,
             y_range=(low - 0.5, high + 0.5) if self.objective == "mse" else None)
-        idx, validation = carve_validation(data, self.validation, rng)
-        seen_keys = np.unique(data.u.astype(np.int64) * data.n_items + data.i)
-        self.history_ = train_network(
-            self.net_, objective=self.objective, u=data.u[idx].astype(np.int64), i=data.i[idx].astype(np.int64),
-            y=data.r[idx], n_items=data.n_items, seen_keys=seen_keys, validation=validation,
-            n_epochs=self.n_epochs, batch_size=self.batch_size, lr=self.lr, weight_decay=self.weight_decay,
-            n_negatives=check_positive_int(self.n_negatives, "n_negatives"), patience=self.patience,
-            progress=self.progress, rng=rng, description=type(self).__name__)
 
     # -- prediction ------------------------------------------------------------------------
     def _batches(self, ratings: pd.DataFrame, users, items, item_vectors) -> tuple[dict, dict, np.ndarray]:
-        users = self.users_ if users is None else pd.concat([users, self.users_]) if self.users_ is not None else users
-        items = self.items_ if items is None else pd.concat([items, self.items_]) if self.items_ is not None else items
-        vectors = self.item_vectors_ if item_vectors is None else item_vectors if self.item_vectors_ is None \
-            else pd.concat([item_vectors, self.item_vectors_[~self.item_vectors_.index.isin(item_vectors.index)]])
+        known_users, known_items, known_vectors = self.data_.users, self.data_.items, self.data_.item_vectors
+        users = known_users if users is None else pd.concat([users, known_users]) if known_users is not None else users
+        items = known_items if items is None else pd.concat([items, known_items]) if known_items is not None else items
+        vectors = known_vectors if item_vectors is None else item_vectors if known_vectors is None \
+            else pd.concat([item_vectors, known_vectors[~known_vectors.index.isin(item_vectors.index)]])
         ru, ri = ratings["user_id"].to_numpy(), ratings["item_id"].to_numpy()
         ub = self._side_arrays("user", ru, users, None, self.data_.n_users)
         ib = self._side_arrays("item", ri, items, vectors, self.data_.n_items)
@@ -360,7 +382,7 @@ class FeatureAware(Recommender):
                                       {k: torch.as_tensor(v[sl]) for k, v in ib.items()}).double().numpy()
         return out
 
-    def test(self, ratings: pd.DataFrame, users: pd.DataFrame | None = None, items: pd.DataFrame | None = None,
+    def test(self, ratings: pd.DataFrame, *, users: pd.DataFrame | None = None, items: pd.DataFrame | None = None,
              item_vectors: pd.DataFrame | None = None) -> pd.DataFrame:
         """Predict every row of ``ratings``; new ids are scored from their features.
 
@@ -372,7 +394,7 @@ class FeatureAware(Recommender):
         check_ratings(ratings, name="test ratings", columns=("user_id", "item_id"), allow_duplicates=True)
         ub, ib, impossible = self._batches(ratings, users, items, item_vectors)
         est = self._apply_folded(ratings, ib, self._score_batches(ub, ib))
-        if self.clip:
+        if self.predicts_ratings:
             est = np.clip(est, *self.data_.rating_scale)
         out = ratings.copy()
         out["est"] = est
@@ -419,11 +441,12 @@ class FeatureAware(Recommender):
         out = copy.deepcopy(self)
         folded = dict(getattr(self, "folded_", {}))
         if len(ratings):
-            table = self.users_ if users is None else users if self.users_ is None else pd.concat([users, self.users_])
+            known_users = self.data_.users
+            table = known_users if users is None else users if known_users is None else pd.concat([users, known_users])
             new_users = np.unique(ratings["user_id"].to_numpy())
             p0 = self._tower_outputs("user", new_users, table)
             items = np.unique(ratings["item_id"].to_numpy())
-            q = self._tower_outputs("item", items, self.items_, self.item_vectors_)
+            q = self._tower_outputs("item", items, self.data_.items, self.data_.item_vectors)
             low, high = self.net_.y_range
             share = np.clip((ratings["rating"].to_numpy(dtype=float) - low) / (high - low), 1e-4, 1 - 1e-4)
             col = pd.Index(items).get_indexer(ratings["item_id"].to_numpy())
@@ -456,14 +479,6 @@ class FeatureAware(Recommender):
         est[mask] = low + (high - low) / (1 + np.exp(-x))
         return est
 
-    def predict(self, user_id, item_id, r_ui: float | None = None, users=None, items=None,
-                item_vectors=None) -> Prediction:
-        """One prediction (see :meth:`test`)."""
-        row = self.test(pd.DataFrame({"user_id": [user_id], "item_id": [item_id]}), users, items, item_vectors)
-        imp = bool(row["was_impossible"].iloc[0])
-        return Prediction(user_id, item_id, r_ui, float(row["est"].iloc[0]), imp,
-                          "no ID and no features: the unknown rows were used" if imp else "")
-
     def _estimate(self, u, i):
         u, i = np.asarray(u, dtype=np.int64), np.asarray(i, dtype=np.int64)
         raw = pd.DataFrame({"user_id": self.data_.user_ids[np.maximum(u, 0)],
@@ -473,6 +488,13 @@ class FeatureAware(Recommender):
 
     def _scores(self, users):
         return score_all_batched(self.net_, users, self.data_.n_items)
+
+    def _fallback_scores(self, user_ids):
+        """A new user is scored from the features the ``users`` table given to ``fit`` holds for them
+        (and the "unknown" ID row); a user absent from it too gets the unknown rows alone."""
+        pairs = pd.DataFrame({"user_id": np.repeat(np.asarray(user_ids), self.data_.n_items),
+                              "item_id": np.tile(self.data_.item_ids, len(user_ids))})
+        return self.test(pairs)["est"].to_numpy(dtype=float).reshape(len(user_ids), self.data_.n_items)
 
     # -- what the model learned ------------------------------------------------------------
     def permutation_importance(self, ratings: pd.DataFrame, users=None, items=None, item_vectors=None,
@@ -489,7 +511,7 @@ class FeatureAware(Recommender):
         def rmse(u_, i_):
             return float(np.sqrt(np.mean((np.clip(self._score_batches(u_, i_), lo, hi) - y) ** 2)))
         base = rmse(ub, ib)
-        perm = np.random.default_rng(random_state).permutation(len(ratings))
+        perm = check_random_state(random_state).permutation(len(ratings))
         out = {}
         for f in self.user_features_ + self.item_features_:
             u2, i2 = dict(ub), dict(ib)

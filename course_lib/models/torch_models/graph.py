@@ -20,10 +20,12 @@ import scipy.sparse as sp
 import torch
 from torch import nn
 
-from ...interactions import Interactions
-from ...validation import check_finite_number, check_positive_int
+from ...interactions import HeldOut, Interactions
+from ...sampling import pair_keys
+from ...validation import check_finite_number, check_positive_int, check_random_state
 from ..base import Recommender
-from .training import train_network
+from ..training import check_early_stopping, holdout
+from .training import fit_pairs, torch_random
 
 __all__ = ["LightGCN", "LightGCNNet", "normalized_adjacency"]
 
@@ -52,7 +54,7 @@ class LightGCNNet(nn.Module):
     """
 
     def __init__(self, adj: sp.spmatrix, n_users: int, n_items: int, n_factors: int = 64, n_layers: int = 3,
-                 init_std: float = 0.1):
+                 init_std_dev: float = 0.1):
         super().__init__()
         self.n_users, self.n_items, self.n_layers = n_users, n_items, n_layers
         coo = sp.coo_matrix(adj)
@@ -60,7 +62,7 @@ class LightGCNNet(nn.Module):
             np.vstack([coo.row, coo.col]), coo.data.astype(np.float32), coo.shape,
             check_invariants=False).coalesce())
         self.emb = nn.Embedding(n_users + n_items, n_factors)
-        nn.init.normal_(self.emb.weight, 0.0, init_std)
+        nn.init.normal_(self.emb.weight, 0.0, init_std_dev)
         self._cache = None
 
     def propagate(self) -> torch.Tensor:
@@ -101,14 +103,15 @@ class LightGCN(Recommender):
     n_factors : :math:`d`.  n_layers : :math:`K` propagation steps (0 = BPR matrix factorisation).
     n_epochs : the most epochs.  batch_size : triples per step.  lr : Adam's step size.
     reg : :math:`\lambda`, L2 on the layer-0 embeddings of each triple.
-    validation : share of the training pairs held out for early stopping on the BPR loss (0 = none).
-    patience : epochs without a lower validation loss before stopping.
+    early_stopping, validation_fraction, n_iter_no_change : early stopping on the BPR loss of held-out
+        training pairs (off by default: the graph is then built from every training pair).
     progress : show a tqdm bar.  random_state : seed of the weights, negatives and validation split.
 
     Attributes
     ----------
     net_ : the :class:`LightGCNNet`.  adjacency_ ``(n_users + n_items,)*2`` : :math:`\tilde A` (scipy).
-    user_factors_ ``(n_users, d)``, item_factors_ ``(n_items, d)`` : the final :math:`E`.  history_.
+    user_factors_ ``(n_users, d)``, item_factors_ ``(n_items, d)`` : the final :math:`E`.
+    history_, n_epochs_, best_epoch_.
 
     References
     ----------
@@ -116,51 +119,55 @@ class LightGCN(Recommender):
     Convolution Network for Recommendation", SIGIR 2020.
     """
 
-    clip = False
+    _predicts_ratings = False
 
     def __init__(self, n_factors: int = 64, n_layers: int = 3, n_epochs: int = 20, batch_size: int = 4096,
-                 lr: float = 1e-2, reg: float = 1e-4, validation: float = 0.0, patience: int | None = 3,
-                 progress: bool = False, random_state: int | None = 0):
+                 lr: float = 1e-2, reg: float = 1e-4, early_stopping: bool = False, validation_fraction: float = 0.1,
+                 n_iter_no_change: int = 3, progress: bool = False, random_state: int | None = 0):
         self.n_factors = n_factors
         self.n_layers = n_layers
         self.n_epochs = n_epochs
         self.batch_size = batch_size
         self.lr = lr
         self.reg = reg
-        self.validation = validation
-        self.patience = patience
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
         self.progress = progress
         self.random_state = random_state
 
-    def _fit(self, data: Interactions) -> None:
-        n_factors = check_positive_int(self.n_factors, "n_factors")
-        n_layers = int(check_finite_number(self.n_layers, "n_layers", minimum=0))
-        share = check_finite_number(self.validation, "validation", minimum=0)
-        if share >= 1:
-            raise ValueError(f"validation must be a share in [0, 1), got {share}")
-        seed = 0 if self.random_state is None else int(self.random_state)
-        rng = np.random.default_rng(seed)
-        torch.manual_seed(seed)
+    def _fit(self, data: Interactions, validation: HeldOut | None) -> None:
+        check_positive_int(self.n_factors, "n_factors")
+        int(check_finite_number(self.n_layers, "n_layers", minimum=0))
+        patience = check_early_stopping(self)
+        rng = check_random_state(self.random_state)
         u, i = data.u.astype(np.int64), data.i.astype(np.int64)
-        idx, validation = np.arange(len(u)), None
-        if share:
-            perm = rng.permutation(len(u))
-            n_val = int(round(share * len(u)))
-            val_idx, idx = np.sort(perm[:n_val]), np.sort(perm[n_val:])
-            validation = (u[val_idx], i[val_idx], None)
+        idx, val = np.arange(len(u)), None
+        if validation is not None:
+            val = (validation.u[validation.known], validation.i[validation.known], None)
+        elif patience is not None:
+            idx, val_idx = holdout(len(u), self.validation_fraction, rng)
+            val = (u[val_idx], i[val_idx], None)
         self.adjacency_ = normalized_adjacency(u[idx], i[idx], data.n_users, data.n_items)
-        self.net_ = LightGCNNet(self.adjacency_, data.n_users, data.n_items, n_factors, n_layers)
-        seen_keys = np.unique(u * data.n_items + i)
-        self.history_ = train_network(
-            self.net_, objective="bpr", u=u[idx], i=i[idx], y=None, n_items=data.n_items, seen_keys=seen_keys,
-            validation=validation, n_epochs=check_positive_int(self.n_epochs, "n_epochs"),
-            batch_size=check_positive_int(self.batch_size, "batch_size"),
-            lr=check_finite_number(self.lr, "lr", minimum=0, strict=True),
-            reg=check_finite_number(self.reg, "reg", minimum=0), patience=self.patience if share else None,
-            progress=self.progress, rng=rng, description="LightGCN")
+        with torch_random(rng):
+            self.net_ = self.build_network()
+            self.history_, self.best_epoch_ = fit_pairs(
+                self.net_, objective="bpr", u=u[idx], i=i[idx], y=None, n_items=data.n_items,
+                seen_keys=pair_keys(u, i, data.n_items), validation=val,
+                n_epochs=check_positive_int(self.n_epochs, "n_epochs"),
+                batch_size=check_positive_int(self.batch_size, "batch_size"),
+                lr=check_finite_number(self.lr, "lr", minimum=0, strict=True),
+                reg=check_finite_number(self.reg, "reg", minimum=0), patience=patience,
+                progress=self.progress, rng=rng, desc="LightGCN")
+        self.n_epochs_ = len(self.history_)
         with torch.no_grad():
             e = self.net_.propagate().double().numpy()
         self.user_factors_, self.item_factors_ = e[:data.n_users].copy(), e[data.n_users:].copy()
+
+    def build_network(self) -> LightGCNNet:
+        """The (untrained) network over ``adjacency_`` (also used by ``load_model``)."""
+        return LightGCNNet(self.adjacency_, self.data_.n_users, self.data_.n_items,
+                           check_positive_int(self.n_factors, "n_factors"), int(self.n_layers))
 
     def _scores(self, users):
         return self.user_factors_[np.asarray(users, dtype=np.int64)] @ self.item_factors_.T

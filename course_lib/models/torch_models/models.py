@@ -1,9 +1,10 @@
-r"""The course's PyTorch recommenders, following the :class:`~course_lib.models.base.Recommender` contract.
+r"""The course's PyTorch (user, item) recommenders, following the :class:`~course_lib.models.base.Recommender` contract.
 
 ``DotProduct`` (explicit ratings by default), ``GMF``, ``MLP`` and ``NeuMF`` (implicit feedback
-by default, He et al. 2017) share one training loop (:func:`.training.train_network`):
-``model.fit(train)`` carves a validation split from ``train`` for early stopping, trains, and
-keeps ``history_`` (losses per epoch, a DataFrame to plot) and ``net_`` (the ``nn.Module``).
+by default, He et al. 2017) share one training loop (:func:`.training.fit_pairs`):
+``model.fit(train)`` holds out ``validation_fraction`` of the training ratings for early stopping
+(or uses ``fit(train, validation=val)``), trains, and keeps ``history_`` (losses per epoch, a
+DataFrame to plot) and ``net_`` (the ``nn.Module``).
 """
 
 from __future__ import annotations
@@ -11,36 +12,45 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
-import pandas as pd
 import torch
 
-from ...interactions import Interactions
-from ...validation import check_finite_number, check_positive_int
-from ..base import Recommender
+from ...interactions import HeldOut, Interactions
+from ...sampling import pair_keys
+from ...validation import check_finite_number, check_positive_int, check_random_state
+from ..base import Recommender, check_is_fitted
+from ..training import check_early_stopping, holdout
 from .networks import DotProductNet, GMFNet, MLPNet, NeuMFNet
-from .training import OBJECTIVES, carve_validation, score_all_batched, train_network
+from .training import OBJECTIVES, fit_pairs, score_all_batched, torch_random
 
-__all__ = ["DotProduct", "GMF", "MLP", "NeuMF", "NeuralRecommender"]
+__all__ = ["DotProduct", "GMF", "MLP", "NeuMF"]
 
 
-class NeuralRecommender(Recommender):
-    """Shared fitting, prediction and scoring of the PyTorch models (not used directly).
+class _NeuralRecommender(Recommender):
+    """Shared fitting, prediction and scoring of the PyTorch (user, item) models (not used directly).
 
     Common parameters
     -----------------
-    objective : ``"mse"`` (ratings), ``"bce"`` (positives and sampled negatives) or ``"bpr"``.
-    n_epochs : the most epochs to train.  batch_size : examples per step.
+    objective : ``"mse"`` (ratings), ``"bce"`` (positives and sampled negatives), ``"bpr"`` or ``"softmax"``.
+    n_epochs : the most epochs.  batch_size : examples per step.
     lr : Adam's step size.  weight_decay : Adam's L2 penalty on every parameter.
     dropout : dropout rate on the embeddings (or hidden layers).
     n_negatives : negatives per positive for ``"bce"``.
-    validation : share of the training ratings held out for early stopping (0 = none), or a
-        DataFrame of validation ratings.
-    patience : epochs without a lower validation loss before stopping.
+    early_stopping, validation_fraction, n_iter_no_change : stop after ``n_iter_no_change`` epochs
+        without a lower validation loss, on ``validation_fraction`` of the training ratings held out
+        (or on ``fit(train, validation=val)``), and keep the best epoch's weights.
     progress : show a tqdm progress bar.
     random_state : seed of the initial weights, the shuffling, the negatives and the validation split.
+
+    Learned: ``net_``, ``history_``, ``n_epochs_``, ``best_epoch_``; ``user_factors_`` /
+    ``item_factors_`` (the embedding tables, as NumPy arrays).
     """
 
-    clip = True
+    #: the layer names of the network whose weights are the user and item factors
+    _factor_layers: tuple[str, str] = ("user_emb", "item_emb")
+
+    @property
+    def predicts_ratings(self) -> bool:
+        return self.objective == "mse"
 
     def _network(self, n_users: int, n_items: int, y_range):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -63,22 +73,33 @@ class NeuralRecommender(Recommender):
         low, high = data.rating_scale
         return (low - 0.5, high + 0.5)  # the sigmoid never reaches its ends: leave a margin
 
-    def _fit(self, data: Interactions) -> None:
+    def build_network(self):
+        """The (untrained) network for ``data_``; also how :func:`~course_lib.models.load_model` rebuilds it."""
+        return self._network(self.data_.n_users, self.data_.n_items, self._y_range(self.data_))
+
+    def _fit(self, data: Interactions, validation: HeldOut | None) -> None:
         self._check_common()
-        self.clip = self.objective == "mse"
-        seed = 0 if self.random_state is None else int(self.random_state)
-        rng = np.random.default_rng(seed)
-        torch.manual_seed(seed)
-        self.net_ = self._network(data.n_users, data.n_items, self._y_range(data))
-        self._init_from_pretrained()
-        idx, validation = carve_validation(data, self.validation, rng)
-        seen_keys = np.unique(data.u.astype(np.int64) * data.n_items + data.i)
-        self.history_ = train_network(
-            self.net_, objective=self.objective, u=data.u[idx].astype(np.int64), i=data.i[idx].astype(np.int64),
-            y=data.r[idx], n_items=data.n_items, seen_keys=seen_keys, validation=validation,
-            n_epochs=self.n_epochs, batch_size=self.batch_size, lr=self.lr, weight_decay=self.weight_decay,
-            reg=check_finite_number(getattr(self, "reg", 0.0), "reg", minimum=0), n_negatives=self.n_negatives,
-            patience=self.patience, progress=self.progress, rng=rng, description=type(self).__name__)
+        patience = check_early_stopping(self)
+        rng = check_random_state(self.random_state)
+        idx = np.arange(data.n_ratings)
+        val = None
+        if validation is not None:
+            known = validation.known
+            val = (validation.u[known], validation.i[known], validation.r[known])
+        elif patience is not None:
+            idx, val_idx = holdout(data.n_ratings, self.validation_fraction, rng)
+            val = (data.u[val_idx].astype(np.int64), data.i[val_idx].astype(np.int64), data.r[val_idx])
+        with torch_random(rng):
+            self.net_ = self.build_network()
+            self._init_from_pretrained()
+            self.history_, self.best_epoch_ = fit_pairs(
+                self.net_, objective=self.objective, u=data.u[idx].astype(np.int64), i=data.i[idx].astype(np.int64),
+                y=data.r[idx], n_items=data.n_items, seen_keys=pair_keys(data.u, data.i, data.n_items),
+                validation=val, n_epochs=self.n_epochs, batch_size=self.batch_size, lr=self.lr,
+                weight_decay=self.weight_decay, reg=check_finite_number(getattr(self, "reg", 0.0), "reg", minimum=0),
+                n_negatives=self.n_negatives, patience=patience, progress=self.progress, rng=rng,
+                desc=type(self).__name__)
+        self.n_epochs_ = len(self.history_)
 
     def _init_from_pretrained(self) -> None:
         pass
@@ -98,22 +119,28 @@ class NeuralRecommender(Recommender):
     def _scores(self, users):
         return score_all_batched(self.net_, users, self.data_.n_items)
 
-    def user_embeddings(self) -> np.ndarray:
-        """The learned user vectors, shape ``(n_users, dim)``."""
-        return self._embedding("user")
-
-    def item_embeddings(self) -> np.ndarray:
-        """The learned item vectors, shape ``(n_items, dim)`` (row = inner item index)."""
-        return self._embedding("item")
-
-    def _embedding(self, side: str) -> np.ndarray:
+    def _factors(self, side: int) -> np.ndarray:
         self._check_fitted()
-        net = self.net_
-        emb = getattr(net, f"{side}_emb", None) or getattr(net.gmf, f"{side}_emb")
-        return emb.weight.detach().double().numpy().copy()
+        layer = self.net_
+        for name in self._factor_layers[side].split("."):
+            layer = getattr(layer, name)
+        return layer.weight.detach().double().numpy().copy()
+
+    @property
+    def user_factors_(self) -> np.ndarray:
+        """The learned user vectors (embedding table), shape ``(n_users, dim)``."""
+        return self._factors(0)
+
+    @property
+    def item_factors_(self) -> np.ndarray:
+        """The learned item vectors (embedding table), shape ``(n_items, dim)`` (row = inner item index)."""
+        return self._factors(1)
 
 
-class DotProduct(NeuralRecommender):
+_COMMON_DOC = "(see :class:`_NeuralRecommender` for the training parameters)"
+
+
+class DotProduct(_NeuralRecommender):
     r"""The dot-product model with biases and a bounded output.
 
     .. math::  \hat r_{ui} = \sigma\big(b + b_u + b_i + p_u^\top q_i\big)\,(r_{max} - r_{min} + 1) + r_{min} - \tfrac12
@@ -124,14 +151,16 @@ class DotProduct(NeuralRecommender):
     Parameters
     ----------
     n_factors : embedding dimension :math:`f`.  biases : learn :math:`b_u, b_i, b`.
+    reg : L2 penalty on the embedding rows of each batch (use with ``sparse=True``).
     sparse : sparse embedding gradients, trained with ``SparseAdam`` (only the batch's rows are
         updated, so an epoch costs O(ratings) however large the tables); needs ``weight_decay=0``
         (regularise with ``reg``) and an objective other than ``"softmax"``. For large data.
-    (see :class:`NeuralRecommender` for the training parameters)
+    (see :class:`_NeuralRecommender` for the training parameters)
 
     Attributes
     ----------
     net_ : the trained :class:`~.networks.DotProductNet`.  history_ : losses per epoch.
+    user_factors_, item_factors_ : :math:`p_u`, :math:`q_i`.
 
     References
     ----------
@@ -142,12 +171,11 @@ class DotProduct(NeuralRecommender):
 
     def __init__(self, n_factors: int = 32, biases: bool = True, objective: str = "mse", n_epochs: int = 20,
                  batch_size: int = 1024, lr: float = 5e-3, weight_decay: float = 1e-4, reg: float = 0.0,
-                 dropout: float = 0.0,
-                 n_negatives: int = 4, validation: float | pd.DataFrame = 0.1, patience: int | None = 2,
-                 progress: bool = True, random_state: int | None = 0, sparse: bool = False):
+                 dropout: float = 0.0, n_negatives: int = 4, early_stopping: bool = True,
+                 validation_fraction: float = 0.1, n_iter_no_change: int = 2, progress: bool = False,
+                 random_state: int | None = 0, sparse: bool = False):
         self.n_factors = n_factors
         self.biases = biases
-        self.sparse = sparse
         self.objective = objective
         self.n_epochs = n_epochs
         self.batch_size = batch_size
@@ -156,31 +184,33 @@ class DotProduct(NeuralRecommender):
         self.reg = reg
         self.dropout = dropout
         self.n_negatives = n_negatives
-        self.validation = validation
-        self.patience = patience
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
         self.progress = progress
         self.random_state = random_state
+        self.sparse = sparse
 
     def _network(self, n_users, n_items, y_range):
-        sparse = bool(getattr(self, "sparse", False))
-        if sparse and self.objective == "softmax":
+        if self.sparse and self.objective == "softmax":
             raise ValueError("sparse=True does not apply to objective='softmax': every step scores all items, "
                              "so the item table's gradient is dense; use sparse=True with 'mse', 'bce' or 'bpr'")
         return DotProductNet(n_users, n_items, check_positive_int(self.n_factors, "n_factors"),
-                             biases=bool(self.biases), y_range=y_range, dropout=self.dropout, sparse=sparse)
+                             biases=bool(self.biases), y_range=y_range, dropout=self.dropout, sparse=bool(self.sparse))
 
 
-class GMF(NeuralRecommender):
+class GMF(_NeuralRecommender):
     r"""Generalised matrix factorisation (NCF): :math:`\hat y_{ui} = \sigma\big(h^\top (p_u \odot q_i) + b\big)`.
 
-    Trained with ``objective="bce"`` by default. References: X. He, L. Liao, H. Zhang, L. Nie, X. Hu and
-    T.-S. Chua, "Neural Collaborative Filtering", WWW 2017.
+    Trained with ``objective="bce"`` by default (see :class:`_NeuralRecommender` for the training
+    parameters). References: X. He, L. Liao, H. Zhang, L. Nie, X. Hu and T.-S. Chua, "Neural
+    Collaborative Filtering", WWW 2017.
     """
 
     def __init__(self, n_factors: int = 32, objective: str = "bce", n_epochs: int = 20, batch_size: int = 1024,
                  lr: float = 1e-3, weight_decay: float = 0.0, dropout: float = 0.0, n_negatives: int = 4,
-                 validation: float | pd.DataFrame = 0.1, patience: int | None = 2, progress: bool = True,
-                 random_state: int | None = 0):
+                 early_stopping: bool = True, validation_fraction: float = 0.1, n_iter_no_change: int = 2,
+                 progress: bool = False, random_state: int | None = 0):
         self.n_factors = n_factors
         self.objective = objective
         self.n_epochs = n_epochs
@@ -189,8 +219,9 @@ class GMF(NeuralRecommender):
         self.weight_decay = weight_decay
         self.dropout = dropout
         self.n_negatives = n_negatives
-        self.validation = validation
-        self.patience = patience
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
         self.progress = progress
         self.random_state = random_state
 
@@ -208,18 +239,19 @@ def _check_layers(layers) -> tuple[int, ...]:
     return tuple(int(w) for w in layers)
 
 
-class MLP(NeuralRecommender):
+class MLP(_NeuralRecommender):
     r"""The NCF multi-layer perceptron on concatenated embeddings:
     :math:`\hat y_{ui} = \sigma\big(h^\top \mathrm{ReLU\,MLP}([p_u; q_i]) + b\big)`.
 
-    ``layers=(64, 32, 16)``: embeddings of 32 dimensions each, hidden layers of 32 and 16 units.
+    ``layers=(64, 32, 16)``: embeddings of 32 dimensions each, hidden layers of 32 and 16 units
+    (see :class:`_NeuralRecommender` for the training parameters).
     Reference: He et al., "Neural Collaborative Filtering", WWW 2017.
     """
 
     def __init__(self, layers: tuple[int, ...] = (64, 32, 16), objective: str = "bce", n_epochs: int = 20,
                  batch_size: int = 1024, lr: float = 1e-3, weight_decay: float = 0.0, dropout: float = 0.0,
-                 n_negatives: int = 4, validation: float | pd.DataFrame = 0.1, patience: int | None = 2,
-                 progress: bool = True, random_state: int | None = 0):
+                 n_negatives: int = 4, early_stopping: bool = True, validation_fraction: float = 0.1,
+                 n_iter_no_change: int = 2, progress: bool = False, random_state: int | None = 0):
         self.layers = layers
         self.objective = objective
         self.n_epochs = n_epochs
@@ -228,8 +260,9 @@ class MLP(NeuralRecommender):
         self.weight_decay = weight_decay
         self.dropout = dropout
         self.n_negatives = n_negatives
-        self.validation = validation
-        self.patience = patience
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
         self.progress = progress
         self.random_state = random_state
 
@@ -237,7 +270,7 @@ class MLP(NeuralRecommender):
         return MLPNet(n_users, n_items, _check_layers(self.layers), y_range=y_range, dropout=self.dropout)
 
 
-class NeuMF(NeuralRecommender):
+class NeuMF(_NeuralRecommender):
     r"""NeuMF: GMF and MLP fused by one output layer (He et al. 2017).
 
     .. math::  \hat y_{ui} = \sigma\big(h^\top [\, p^G_u \odot q^G_i \,;\; \mathrm{MLP}([p^M_u; q^M_i]) \,] + b\big)
@@ -249,13 +282,18 @@ class NeuMF(NeuralRecommender):
         initialise NeuMF and the output layer is :math:`[\alpha h^G; (1 - \alpha) h^M]` (the paper's
         pre-training; then train with a smaller ``lr``).
     alpha : the weight of GMF's output layer when pre-trained.
+    (see :class:`_NeuralRecommender` for the training parameters)
+
+    ``user_factors_`` / ``item_factors_`` are the GMF embeddings.
     """
+
+    _factor_layers = ("gmf.user_emb", "gmf.item_emb")
 
     def __init__(self, n_factors: int = 32, layers: tuple[int, ...] = (64, 32, 16), pretrained=None,
                  alpha: float = 0.5, objective: str = "bce", n_epochs: int = 20, batch_size: int = 1024,
                  lr: float = 1e-3, weight_decay: float = 0.0, dropout: float = 0.0, n_negatives: int = 4,
-                 validation: float | pd.DataFrame = 0.1, patience: int | None = 2, progress: bool = True,
-                 random_state: int | None = 0):
+                 early_stopping: bool = True, validation_fraction: float = 0.1, n_iter_no_change: int = 2,
+                 progress: bool = False, random_state: int | None = 0):
         self.n_factors = n_factors
         self.layers = layers
         self.pretrained = pretrained
@@ -267,8 +305,9 @@ class NeuMF(NeuralRecommender):
         self.weight_decay = weight_decay
         self.dropout = dropout
         self.n_negatives = n_negatives
-        self.validation = validation
-        self.patience = patience
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
         self.progress = progress
         self.random_state = random_state
 
@@ -283,9 +322,9 @@ class NeuMF(NeuralRecommender):
         if not (isinstance(gmf, GMF) and isinstance(mlp, MLP)):
             raise TypeError("pretrained must be a (GMF, MLP) pair of fitted models")
         for m in (gmf, mlp):
-            m._check_fitted()
-            if m.data_.n_users != self.data_.n_users or not np.array_equal(m.data_.item_ids, self.data_.item_ids) \
-                    or not np.array_equal(m.data_.user_ids, self.data_.user_ids):
+            check_is_fitted(m)
+            if not (np.array_equal(m.data_.item_ids, self.data_.item_ids)
+                    and np.array_equal(m.data_.user_ids, self.data_.user_ids)):
                 raise ValueError("the pre-trained GMF and MLP must be fitted on the same training data as NeuMF")
         if gmf.n_factors != self.n_factors or tuple(mlp.layers) != tuple(self.layers):
             raise ValueError("NeuMF's n_factors and layers must match the pre-trained GMF and MLP")

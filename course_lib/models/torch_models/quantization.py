@@ -30,7 +30,7 @@ int8 value plus a float scale would be larger than the float).
 Honest caveats. ``torch.ao.quantization`` is deprecated in recent PyTorch releases in favour of
 the separate ``torchao`` package (not part of the course's stack); it still works in the
 pinned version, and its warnings are silenced here. The quantised copy is for serving: it is
-not trained further, and :func:`~.persistence.save_model` saves float models only. Save the
+not trained further, and :func:`course_lib.models.save_model` saves float models only. Save the
 float model and quantise after loading (it takes milliseconds).
 
 Helpers: :func:`serialized_size` (bytes of ``torch.save`` of the network's ``state_dict``) and
@@ -53,7 +53,7 @@ import torch
 from torch import nn
 
 from ...validation import check_positive_int
-from ..base import Recommender
+from ..base import Recommender, check_is_fitted
 
 __all__ = ["Int8Embedding", "quantize", "scoring_seconds", "serialized_size"]
 
@@ -145,21 +145,21 @@ def serialized_size(model) -> int:
     return buffer.getbuffer().nbytes
 
 
-def scoring_seconds(model: Recommender, users=None, *, repeats: int = 5) -> float:
-    """Median wall time (seconds) to score every item for a batch of inner ``users`` (default: all).
+def scoring_seconds(model: Recommender, user_ids=None, *, repeats: int = 5) -> float:
+    """Median wall time (seconds) of ``model.score_items`` for a batch of raw ``user_ids`` (default: all).
 
     Wall times depend on the machine and its load: compare two models measured one after the
     other, never print the number as if it were a property of the model.
     """
     repeats = check_positive_int(repeats, "repeats")
-    model._check_fitted()
-    users = np.arange(model.data_.n_users) if users is None else np.asarray(users, dtype=np.int64)
+    check_is_fitted(model)
+    user_ids = model.data_.user_ids if user_ids is None else np.asarray(user_ids)
     times = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model._scores(users[:1])  # warm-up
+        model.score_items(user_ids[:1])  # warm-up
         for _ in range(repeats):
             start = time.perf_counter()
-            model._scores(users)
+            model.score_items(user_ids)
             times.append(time.perf_counter() - start)
     return float(np.median(times))

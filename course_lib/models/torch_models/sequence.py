@@ -12,15 +12,17 @@ embeddings; every position of a padded chunk predicts its next item, padding mas
 loss and, with ``mask_seen``, the items already read left out of the softmax) and ``Caser`` (:math:`\phi` = horizontal and vertical convolutions over the last ``L``
 item embeddings, plus a user embedding).
 
-``fit(ratings)`` needs a ``timestamp`` column. Each user's last training item is held out as
-the validation target for early stopping (its loss, not a ranking metric); at prediction time the
-model reads the user's whole training history, so that item is used as input. ``recommend`` and
-:func:`course_lib.sequences.evaluate_next_item` rank all items, the user's seen items excluded.
+``fit(ratings)`` needs a ``timestamp`` column (or an ``Interactions`` that carries timestamps).
+With ``early_stopping``, the last training item of a share ``validation_fraction`` of the users
+(those with at least three items) is held out as the validation target (its loss, not a ranking
+metric); ``fit(train, validation=next_items)`` uses given next items instead. At prediction time the
+model reads the user's whole training history, so the held-out item is used as input.
+``recommend`` and :func:`course_lib.evaluate.evaluate_next_item` rank all items, the user's seen
+items excluded.
 """
 
 from __future__ import annotations
 
-import copy
 
 import numpy as np
 import pandas as pd
@@ -28,12 +30,14 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ...interactions import Interactions
+from ...interactions import HeldOut, Interactions
 from ...sequences import next_item_chunks, next_item_windows, pad_left, user_histories
-from ...validation import check_finite_number, check_positive_int, check_ratings
+from ...validation import check_finite_number, check_positive_int, check_random_state
 from ..base import Recommender
+from ..training import check_early_stopping
+from .training import fit_network, torch_random
 
-__all__ = ["Caser", "CaserNet", "GRU4Rec", "LSTMRec", "RNNNet", "SequenceRecommender", "seen_mask"]
+__all__ = ["Caser", "CaserNet", "GRU4Rec", "LSTMRec", "RNNNet", "seen_mask"]
 
 
 def seen_mask(x: torch.Tensor, n_items: int, before: torch.Tensor | None = None) -> torch.Tensor:
@@ -79,10 +83,11 @@ class RNNNet(nn.Module):
     position, ``(batch, n_items)``.
     """
 
-    def __init__(self, n_items: int, embedding_dim: int = 64, hidden_size: int = 64, cell: str = "gru",
+    def __init__(self, n_items: int, n_factors: int = 64, hidden_size: int = 64, cell: str = "gru",
                  dropout: float = 0.0, tie_weights: bool = False):
         super().__init__()
         self.n_items, self.tie_weights = n_items, bool(tie_weights)
+        embedding_dim = n_factors
         self.item_emb = nn.Embedding(n_items + 1, embedding_dim, padding_idx=0)
         nn.init.normal_(self.item_emb.weight[1:], 0.0, 0.05)
         rnn = nn.GRU if cell == "gru" else nn.LSTM
@@ -123,9 +128,10 @@ class CaserNet(nn.Module):
     the logits :math:`W [z; p_u] + b`.
     """
 
-    def __init__(self, n_users: int, n_items: int, length: int = 5, embedding_dim: int = 64, n_h: int = 16,
+    def __init__(self, n_users: int, n_items: int, length: int = 5, n_factors: int = 64, n_h: int = 16,
                  n_v: int = 4, dropout: float = 0.5):
         super().__init__()
+        embedding_dim = n_factors
         self.n_items, self.length = n_items, length
         self.item_emb = nn.Embedding(n_items + 1, embedding_dim, padding_idx=0)
         nn.init.normal_(self.item_emb.weight[1:], 0.0, 0.05)
@@ -148,35 +154,28 @@ class CaserNet(nn.Module):
         return self(x, user)
 
 
-class SequenceRecommender(Recommender):
+class _SequenceRecommender(Recommender):
     """Shared fitting (softmax over all items, early stopping) and scoring of the sequence models.
 
     Common parameters
     -----------------
     max_len : the most recent items the model reads (RNN chunk length; Caser's ``L``).
-    embedding_dim : item embedding size.  n_epochs : the most epochs.  batch_size : sequences per step.
+    n_factors : item embedding size.  n_epochs : the most epochs.  batch_size : sequences per step.
     lr : Adam's step size.  weight_decay : Adam's L2 penalty.  dropout : dropout rate.
-    patience : epochs without a lower validation loss before stopping (``None`` = no validation:
-        every item is a training target).
-    progress : show a tqdm progress bar.  random_state : seed of the weights and the shuffling.
+    early_stopping, validation_fraction, n_iter_no_change : hold out the last training item of a share
+        ``validation_fraction`` of the users (1.0: every user with at least three items) and stop after
+        ``n_iter_no_change`` epochs without a lower validation loss, keeping the best weights.
+    progress : show a tqdm progress bar.  random_state : seed of the weights, the shuffling and the
+        validation users.
 
     Attributes
     ----------
-    net_ : the trained network.  history_ : ``train_loss`` and ``val_loss`` per epoch.
+    net_ : the trained network.  history_, n_epochs_, best_epoch_ : ``train_loss`` and ``val_loss`` per epoch.
     inputs_ ``(n_users, max_len)`` : each user's last training items (shifted, left-padded).
-    n_epochs_ : epochs run.
+    item_factors_ ``(n_items, n_factors)`` : the learned input item embeddings.
     """
 
-    clip = False
-
-    def fit(self, ratings: pd.DataFrame) -> "SequenceRecommender":
-        """Learn from time-stamped training ratings (columns ``user_id, item_id, rating, timestamp``)."""
-        check_ratings(ratings, name="training ratings", columns=("user_id", "item_id", "rating", "timestamp"))
-        self._fit_ratings = ratings
-        try:
-            return super().fit(ratings)
-        finally:
-            del self._fit_ratings
+    _predicts_ratings = False
 
     # -- hooks --------------------------------------------------------------------------
     def _network(self, n_users: int, n_items: int) -> nn.Module:  # pragma: no cover - abstract
@@ -185,16 +184,34 @@ class SequenceRecommender(Recommender):
     def _examples(self, histories, length):  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def build_network(self) -> nn.Module:
+        """The (untrained) network for ``data_`` (also used by ``load_model``)."""
+        return self._network(self.data_.n_users, self.data_.n_items)
+
     def _loss(self, net, x, y, user, before=None) -> torch.Tensor:
         logits = net(x) if y.dim() == 2 else net(x, user)
         if before is not None:  # mask_seen: the items read so far, in this chunk or before it
             logits = logits.masked_fill(seen_mask(x, logits.shape[-1], before), -1e9)
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), ignore_index=-1)
 
-    # -- fitting ------------------------------------------------------------------------
-    def _fit(self, data: Interactions) -> None:
-        from tqdm.auto import tqdm
+    def _validation_split(self, histories, validation: HeldOut | None, patience: int | None, rng):
+        """``(training histories, validation users, validation targets)`` (``None`` users: no validation)."""
+        if validation is not None:
+            known = validation.known
+            return histories, validation.u[known], validation.i[known]
+        if patience is None:
+            return histories, None, None
+        share = check_finite_number(self.validation_fraction, "validation_fraction", minimum=0, strict=True)
+        if share > 1:
+            raise ValueError(f"validation_fraction must be in (0, 1], got {share}")
+        eligible = np.flatnonzero([len(h) >= 3 for h in histories])
+        users = np.sort(rng.permutation(eligible)[:int(round(share * len(eligible)))])
+        targets = np.array([histories[u][-1] for u in users], dtype=np.int64)
+        held = set(users.tolist())
+        return [h[:-1] if k in held else h for k, h in enumerate(histories)], users, targets
 
+    # -- fitting ------------------------------------------------------------------------
+    def _fit(self, data: Interactions, validation: HeldOut | None) -> None:
         length = check_positive_int(self.max_len, "max_len")
         n_epochs = check_positive_int(self.n_epochs, "n_epochs")
         batch_size = check_positive_int(self.batch_size, "batch_size")
@@ -203,73 +220,51 @@ class SequenceRecommender(Recommender):
         dropout = check_finite_number(self.dropout, "dropout", minimum=0)
         if dropout >= 1:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-        patience = None if self.patience is None else check_positive_int(self.patience, "patience")
-        seed = 0 if self.random_state is None else int(self.random_state)
-        rng = np.random.default_rng(seed)
-        torch.manual_seed(seed)
-        histories = user_histories(self._fit_ratings, data)
-        self.inputs_ = pad_left(histories, length)
-        self.net_ = self._network(data.n_users, data.n_items)
-        val = None
-        if patience is not None:  # each user's last item is the validation target
-            has_val = np.array([len(h) >= 3 for h in histories])
-            val_users = np.flatnonzero(has_val)
-            val = (torch.as_tensor(pad_left([histories[u][:-1] for u in val_users], length)),
-                   torch.as_tensor(np.array([histories[u][-1] for u in val_users], dtype=np.int64)),
-                   torch.as_tensor(val_users))
-            histories = [h[:-1] if ok else h for h, ok in zip(histories, has_val)]
-        x, y, users = (torch.as_tensor(a) for a in self._examples(histories, length))
-        mask_seen = bool(getattr(self, "mask_seen", False)) and y.dim() == 2
-        before = _items_before(histories, x.numpy(), users.numpy(), data.n_items) if mask_seen else None
-        if mask_seen and val is not None:  # the validation item is scored against every unseen item
-            seen = np.zeros((len(val_users), data.n_items), dtype=bool)
-            for row, u in enumerate(val_users):
-                seen[row, histories[u]] = True
-            val = val + (torch.as_tensor(seen),)
-        optimiser = torch.optim.Adam(self.net_.parameters(), lr=lr, weight_decay=wd)
         schedule = getattr(self, "lr_schedule", "constant")
         if schedule not in ("constant", "linear"):
             raise ValueError(f"lr_schedule must be 'constant' or 'linear', got {schedule!r}")
+        patience = check_early_stopping(self)
+        rng = check_random_state(self.random_state)
+        histories = user_histories(data)
+        self.inputs_ = pad_left(histories, length)
+        histories, val_users, val_targets = self._validation_split(histories, validation, patience, rng)
+        x, y, users = (torch.as_tensor(a) for a in self._examples(histories, length))
+        mask_seen = bool(getattr(self, "mask_seen", False)) and y.dim() == 2
+        before = _items_before(histories, x.numpy(), users.numpy(), data.n_items) if mask_seen else None
+        val = None
+        if val_users is not None and len(val_users):
+            val = [torch.as_tensor(pad_left([histories[u] for u in val_users], length)),
+                   torch.as_tensor(val_targets), torch.as_tensor(val_users)]
+            if mask_seen:  # the validation item is scored against every unseen item
+                seen = np.zeros((len(val_users), data.n_items), dtype=bool)
+                for row, u in enumerate(val_users):
+                    seen[row, histories[u]] = True
+                val.append(torch.as_tensor(seen))
         total_steps = n_epochs * -(-len(x) // batch_size)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(  # "linear": from lr down to lr / total_steps
-            optimiser, (lambda step: 1.0 - step / total_steps) if schedule == "linear" else (lambda step: 1.0))
-        history, best, best_state, waited = [], np.inf, None, 0
-        epochs = tqdm(range(n_epochs), desc=type(self).__name__, disable=not self.progress, leave=False)
-        for epoch in epochs:
-            self.net_.train()
+
+        def epoch_batches():
             order = torch.as_tensor(rng.permutation(len(x)))
-            total, count = 0.0, 0
             for start in range(0, len(order), batch_size):
                 b = order[start:start + batch_size]
-                loss = self._loss(self.net_, x[b], y[b], users[b], None if before is None else before[b])
-                optimiser.zero_grad()
-                loss.backward()
-                optimiser.step()
-                scheduler.step()
-                n = int((y[b] >= 0).sum())
-                total, count = total + float(loss.detach()) * n, count + n
-            row = {"epoch": epoch + 1, "train_loss": total / max(count, 1)}
-            if val is not None:
-                self.net_.eval()
-                with torch.no_grad():
-                    logits = self.net_.last(val[0], val[2])
-                    if len(val) == 4:
-                        logits = logits.masked_fill(val[3], -1e9)
-                    row["val_loss"] = float(F.cross_entropy(logits, val[1]))
-            history.append(row)
-            epochs.set_postfix({k: round(v, 4) for k, v in row.items() if k != "epoch"})
-            if val is not None:
-                if row["val_loss"] < best - 1e-6:
-                    best, best_state, waited = row["val_loss"], copy.deepcopy(self.net_.state_dict()), 0
-                else:
-                    waited += 1
-                    if waited >= patience:
-                        break
-        if best_state is not None:
-            self.net_.load_state_dict(best_state)
-        self.net_.eval()
-        self.history_ = pd.DataFrame(history).set_index("epoch")
-        self.n_epochs_ = len(history)
+                yield {"x": x[b], "y": y[b], "user": users[b], "before": None if before is None else before[b]}
+
+        def loss(net, batch):
+            return self._loss(net, **batch), 0.0, int((batch["y"] >= 0).sum())
+
+        def val_loss(net):
+            logits = net.last(val[0], val[2])
+            if len(val) == 4:
+                logits = logits.masked_fill(val[3], -1e9)
+            return F.cross_entropy(logits, val[1])
+
+        with torch_random(rng):
+            self.net_ = self.build_network()
+            self.history_, self.best_epoch_ = fit_network(
+                self.net_, epoch_batches=epoch_batches, loss=loss, val_loss=None if val is None else val_loss,
+                n_epochs=n_epochs, lr=lr, weight_decay=wd, patience=patience if val is not None else None,
+                progress=self.progress, desc=type(self).__name__,
+                schedule=(lambda step: 1.0 - step / total_steps) if schedule == "linear" else None)
+        self.n_epochs_ = len(self.history_)
 
     # -- scoring ------------------------------------------------------------------------
     @torch.no_grad()
@@ -290,19 +285,20 @@ class SequenceRecommender(Recommender):
             est[known] = self._scores(users)[row, i[known]]
         return est, ~known
 
-    def item_embeddings(self) -> np.ndarray:
-        """The learned input item vectors, shape ``(n_items, embedding_dim)`` (row = inner item index)."""
+    @property
+    def item_factors_(self) -> np.ndarray:
+        """The learned input item vectors, shape ``(n_items, n_factors)`` (row = inner item index)."""
         self._check_fitted()
         return self.net_.item_emb.weight.detach().double().numpy()[1:].copy()
 
 
-class GRU4Rec(SequenceRecommender):
+class GRU4Rec(_SequenceRecommender):
     r"""GRU over the item embeddings, softmax over all items (Hidasi et al. 2016, trained SASRec-style).
 
     .. math::  h_t = \mathrm{GRU}(e_{i_t}, h_{t-1}), \qquad P(i_{t+1} = j \mid i_{1..t}) = \mathrm{softmax}(W h_t + b)_j
 
     Each user's history is cut into chunks of ``max_len + 1`` items; every position of a chunk
-    predicts its next item (padding masked). See :class:`SequenceRecommender` for the parameters;
+    predicts its next item (padding masked). See :class:`_SequenceRecommender` for the parameters;
     ``hidden_size`` is the size of :math:`h_t`.
 
     ``mask_seen`` (default ``True``): the softmax of each training position leaves out the items the
@@ -323,12 +319,13 @@ class GRU4Rec(SequenceRecommender):
 
     _cell = "gru"
 
-    def __init__(self, max_len: int = 20, embedding_dim: int = 64, hidden_size: int = 64, n_epochs: int = 6,
+    def __init__(self, max_len: int = 20, n_factors: int = 64, hidden_size: int = 64, n_epochs: int = 6,
                  batch_size: int = 128, lr: float = 5e-3, weight_decay: float = 0.0, dropout: float = 0.2,
                  tie_weights: bool = False, mask_seen: bool = True, lr_schedule: str = "constant",
-                 patience: int | None = 2, progress: bool = False, random_state: int | None = 0):
+                 early_stopping: bool = True, validation_fraction: float = 1.0, n_iter_no_change: int = 2,
+                 progress: bool = False, random_state: int | None = 0):
         self.max_len = max_len
-        self.embedding_dim = embedding_dim
+        self.n_factors = n_factors
         self.hidden_size = hidden_size
         self.tie_weights = tie_weights
         self.mask_seen = mask_seen
@@ -338,12 +335,14 @@ class GRU4Rec(SequenceRecommender):
         self.lr = lr
         self.weight_decay = weight_decay
         self.dropout = dropout
-        self.patience = patience
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
         self.progress = progress
         self.random_state = random_state
 
     def _network(self, n_users, n_items):
-        return RNNNet(n_items, check_positive_int(self.embedding_dim, "embedding_dim"),
+        return RNNNet(n_items, check_positive_int(self.n_factors, "n_factors"),
                       check_positive_int(self.hidden_size, "hidden_size"), self._cell, self.dropout,
                       getattr(self, "tie_weights", False))
 
@@ -358,10 +357,10 @@ class LSTMRec(GRU4Rec):
     _cell = "lstm"
 
 
-class Caser(SequenceRecommender):
+class Caser(_SequenceRecommender):
     r"""Convolutional sequence embedding (Caser): the last ``max_len`` items predict the next one.
 
-    See :class:`CaserNet` for the layers and :class:`SequenceRecommender` for the training
+    See :class:`CaserNet` for the layers and :class:`_SequenceRecommender` for the training
     parameters; ``n_h`` horizontal filters per height, ``n_v`` vertical filters.
 
     References
@@ -370,11 +369,12 @@ class Caser(SequenceRecommender):
     Embedding", WSDM 2018.
     """
 
-    def __init__(self, max_len: int = 5, embedding_dim: int = 64, n_h: int = 16, n_v: int = 4, n_epochs: int = 3,
+    def __init__(self, max_len: int = 5, n_factors: int = 64, n_h: int = 16, n_v: int = 4, n_epochs: int = 3,
                  batch_size: int = 1024, lr: float = 1e-2, weight_decay: float = 0.0, dropout: float = 0.5,
-                 patience: int | None = 2, progress: bool = False, random_state: int | None = 0):
+                 early_stopping: bool = True, validation_fraction: float = 1.0, n_iter_no_change: int = 2,
+                 progress: bool = False, random_state: int | None = 0):
         self.max_len = max_len
-        self.embedding_dim = embedding_dim
+        self.n_factors = n_factors
         self.n_h = n_h
         self.n_v = n_v
         self.n_epochs = n_epochs
@@ -382,12 +382,14 @@ class Caser(SequenceRecommender):
         self.lr = lr
         self.weight_decay = weight_decay
         self.dropout = dropout
-        self.patience = patience
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
         self.progress = progress
         self.random_state = random_state
 
     def _network(self, n_users, n_items):
-        return CaserNet(n_users, n_items, self.max_len, check_positive_int(self.embedding_dim, "embedding_dim"),
+        return CaserNet(n_users, n_items, self.max_len, check_positive_int(self.n_factors, "n_factors"),
                         check_positive_int(self.n_h, "n_h"), check_positive_int(self.n_v, "n_v"), self.dropout)
 
     def _examples(self, histories, length):

@@ -1,8 +1,12 @@
 r"""One training loop for every PyTorch model of the course.
 
-Mini-batches, Adam with weight decay (an L2 penalty :math:`\tfrac{wd}{2}\lVert\theta\rVert^2`
-added to the gradient), early stopping on a validation split (the best weights are restored),
-an optional tqdm progress bar and a history of the losses, for three objectives:
+:func:`fit_network` trains any network with Adam (weight decay: an L2 penalty
+:math:`\tfrac{wd}{2}\lVert\theta\rVert^2` added to the gradient), mini-batches, an optional
+learning-rate schedule, and the shared epoch loop of :func:`course_lib.models.training.run_epochs`
+(``history_``, early stopping with the best weights restored, divergence checks). A model supplies
+the batches of an epoch and the loss of a batch.
+
+:func:`fit_pairs` is :func:`fit_network` for the (user, item) models, with four objectives:
 
 ``"mse"``  explicit ratings: :math:`\frac1n \sum (r_{ui} - \hat r_{ui})^2`.
 ``"bce"``  implicit feedback: every observed pair is a positive (label 1), and each epoch draws
@@ -14,60 +18,43 @@ an optional tqdm progress bar and a history of the losses, for three objectives:
            :math:`-\log\big(e^{\hat y_{ui}} / \sum_j e^{\hat y_{uj}}\big)` (no sampling; every item is a negative).
            Mini-batches hold whole users in a shuffled order, so each user's scores over all
            items are computed once per batch (the cost of an epoch is about ``n_users x n_items``).
+
+Negatives come from :func:`course_lib.sampling.sample_unseen` (the course's one sampler); validation
+negatives are drawn once, from a generator spawned from the model's. Randomness: :func:`torch_random`
+seeds PyTorch from the model's generator inside ``fork_rng``, so fitting never changes PyTorch's global
+random state.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
+from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
-import pandas as pd
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ...validation import check_finite_number
-from ..implicit import sample_unseen
+from ...sampling import sample_unseen
+from ...validation import derive_seed
+from ..training import run_epochs
 
-__all__ = ["OBJECTIVES", "sample_unseen", "train_network"]
+__all__ = ["OBJECTIVES", "fit_network", "fit_pairs", "make_optimiser", "score_all_batched", "torch_random"]
 
 OBJECTIVES = ("mse", "bce", "bpr", "softmax")
 
 
-def _loss(net: nn.Module, objective: str, u, i, y=None, j=None) -> torch.Tensor:
-    if objective == "mse":
-        return F.mse_loss(net(u, i), y)
-    if objective == "bce":
-        return F.binary_cross_entropy_with_logits(net(u, i), y)
-    if objective == "softmax":  # score each distinct user of the batch once against every item
-        users, row = torch.unique(u, return_inverse=True)
-        logits = net.score_all(users)
-        return (torch.logsumexp(logits, dim=1)[row] - logits[row, i]).mean()
-    return -F.logsigmoid(net(u, i) - net(u, j)).mean()
+@contextlib.contextmanager
+def torch_random(rng: np.random.Generator) -> Iterator[None]:
+    """Seed PyTorch's generator from ``rng`` for the duration of the block, then restore its state.
 
-
-def _penalty(net: nn.Module, reg: float, u, i, y=None, j=None) -> torch.Tensor | float:
-    if not reg:
-        return 0.0
-    p = net.penalty(u, i)
-    return reg * (p if j is None else p + net.penalty(u, j))
-
-
-def _epoch_data(objective: str, u: np.ndarray, i: np.ndarray, y: np.ndarray | None, n_items: int,
-                seen_keys: np.ndarray, n_negatives: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """The examples of one epoch (negatives redrawn each epoch for implicit objectives)."""
-    if objective in ("mse", "softmax"):
-        return {"u": u, "i": i} if objective == "softmax" else {"u": u, "i": i, "y": y}
-    if objective == "bce":
-        nu, ni = sample_unseen(u, n_items, seen_keys, n_negatives, rng)
-        return {"u": np.concatenate([u, nu]), "i": np.concatenate([i, ni]),
-                "y": np.concatenate([np.ones(len(u)), np.zeros(len(nu))])}
-    _, j = sample_unseen(u, n_items, seen_keys, 1, rng)
-    return {"u": u, "i": i, "j": j}
-
-
-def _tensors(batch: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
-    return {k: torch.as_tensor(v, dtype=torch.float32 if k == "y" else torch.int64) for k, v in batch.items()}
+    Initial weights and dropout masks then depend only on the model's ``random_state``, and fitting
+    leaves the caller's PyTorch random state untouched.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(derive_seed(rng))
+        yield
 
 
 class _Optimisers:
@@ -106,84 +93,117 @@ def make_optimiser(net: nn.Module, lr: float, weight_decay: float = 0.0):
     return _Optimisers([torch.optim.SparseAdam(sparse, lr=lr)] + ([torch.optim.Adam(dense, lr=lr)] if dense else []))
 
 
-def train_network(net: nn.Module, *, objective: str, u: np.ndarray, i: np.ndarray, y: np.ndarray | None,
-                  n_items: int, seen_keys: np.ndarray, validation: tuple | None = None, n_epochs: int = 20,
-                  batch_size: int = 1024, lr: float = 1e-3, weight_decay: float = 0.0, reg: float = 0.0, n_negatives: int = 4,
-                  patience: int | None = 3, progress: bool = True, rng: np.random.Generator | None = None,
-                  description: str = "training") -> pd.DataFrame:
-    """Train ``net`` in place; return the history (one row per epoch: train and validation loss).
+def fit_network(net: nn.Module, *, epoch_batches: Callable[[], Iterable[dict]],
+                loss: Callable[[nn.Module, dict], tuple[torch.Tensor, torch.Tensor | float, int]],
+                val_loss: Callable[[nn.Module], float] | None, n_epochs: int, lr: float, weight_decay: float = 0.0,
+                patience: int | None = None, progress: bool = False, desc: str = "training",
+                schedule: Callable[[int], float] | None = None):
+    """Train ``net`` in place; return ``(history, best_epoch)``.
 
-    ``validation`` is ``(u, i, y)`` (``y`` ignored for implicit objectives) or ``None``; with it
-    and ``patience``, training stops after ``patience`` epochs without a lower validation loss
-    and the weights of the best epoch are restored.
+    ``epoch_batches()`` yields the batches of one epoch (dictionaries of tensors, already shuffled);
+    ``loss(net, batch)`` returns ``(reported loss, extra penalty, number of examples)``: the sum of
+    the two is minimised and the reported loss, weighted by the examples, makes ``train_loss``.
+    ``val_loss(net)`` (eval mode, no gradients) gives ``val_loss``; with ``patience``, early stopping
+    restores the best weights. ``schedule(step)`` multiplies the learning rate (``None``: constant).
     """
-    from tqdm.auto import tqdm
-
-    rng = np.random.default_rng(0) if rng is None else rng
     optimiser = make_optimiser(net, lr, weight_decay)
-    val = None
-    if validation is not None:  # fixed validation examples (negatives drawn once)
-        vu, vi, vy = validation
-        val = _tensors(_epoch_data(objective, vu, vi, vy, n_items, seen_keys, n_negatives,
-                                   np.random.default_rng(12345)))
-    history, best, best_state, waited = [], np.inf, None, 0
-    epochs = tqdm(range(n_epochs), desc=description, disable=not progress, leave=False)
-    for epoch in epochs:
+    scheduler = None
+    if schedule is not None:
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimiser, schedule)
+
+    def epoch(_):
         net.train()
-        data = _epoch_data(objective, u, i, y, n_items, seen_keys, n_negatives, rng)
+        total, count = 0.0, 0
+        for batch in epoch_batches():
+            reported, penalty, n = loss(net, batch)
+            optimiser.zero_grad()
+            (reported + penalty).backward()
+            optimiser.step()
+            if scheduler is not None:
+                scheduler.step()
+            total, count = total + float(reported.detach()) * n, count + n
+        return {"train_loss": total / max(count, 1)}
+
+    def validate():
+        net.eval()
+        with torch.no_grad():
+            return {"val_loss": float(val_loss(net))}
+
+    history, best = run_epochs(n_epochs, epoch, validate=None if val_loss is None else validate, monitor="val_loss",
+                               patience=patience, snapshot=lambda: copy.deepcopy(net.state_dict()),
+                               restore=net.load_state_dict, progress=progress, desc=desc)
+    net.eval()
+    return history, best
+
+
+# -- the (user, item) objectives -------------------------------------------------------------------
+def _pair_loss(net: nn.Module, objective: str, u, i, y=None, j=None) -> torch.Tensor:
+    if objective == "mse":
+        return F.mse_loss(net(u, i), y)
+    if objective == "bce":
+        return F.binary_cross_entropy_with_logits(net(u, i), y)
+    if objective == "softmax":  # score each distinct user of the batch once against every item
+        users, row = torch.unique(u, return_inverse=True)
+        logits = net.score_all(users)
+        return (torch.logsumexp(logits, dim=1)[row] - logits[row, i]).mean()
+    return -F.logsigmoid(net(u, i) - net(u, j)).mean()
+
+
+def _penalty(net: nn.Module, reg: float, u, i, y=None, j=None) -> torch.Tensor | float:
+    if not reg:
+        return 0.0
+    p = net.penalty(u, i)
+    return reg * (p if j is None else p + net.penalty(u, j))
+
+
+def _pair_examples(objective: str, u: np.ndarray, i: np.ndarray, y: np.ndarray | None, n_items: int,
+                   seen_keys: np.ndarray, n_negatives: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """The examples of one epoch (negatives redrawn each epoch for implicit objectives)."""
+    if objective in ("mse", "softmax"):
+        return {"u": u, "i": i} if objective == "softmax" else {"u": u, "i": i, "y": y}
+    if objective == "bce":
+        nu, ni = sample_unseen(u, n_items, seen_keys, n_negatives, rng)
+        return {"u": np.concatenate([u, nu]), "i": np.concatenate([i, ni]),
+                "y": np.concatenate([np.ones(len(u)), np.zeros(len(nu))])}
+    _, j = sample_unseen(u, n_items, seen_keys, 1, rng)
+    return {"u": u, "i": i, "j": j}
+
+
+def _tensors(batch: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+    return {k: torch.as_tensor(v, dtype=torch.float32 if k == "y" else torch.int64) for k, v in batch.items()}
+
+
+def fit_pairs(net: nn.Module, *, objective: str, u: np.ndarray, i: np.ndarray, y: np.ndarray | None, n_items: int,
+              seen_keys: np.ndarray, validation: tuple | None, n_epochs: int, batch_size: int, lr: float,
+              weight_decay: float = 0.0, reg: float = 0.0, n_negatives: int = 4, patience: int | None = None,
+              progress: bool = False, rng: np.random.Generator, desc: str = "training"):
+    """:func:`fit_network` for a (user, item) network with one of :data:`OBJECTIVES`; ``(history, best_epoch)``.
+
+    ``validation`` is ``(u, i, y)`` of held-out pairs (``y`` ignored for implicit objectives) or
+    ``None``; its negatives are drawn once, from a generator spawned from ``rng``.
+    """
+    val = None
+    if validation is not None:
+        vu, vi, vy = validation
+        val = _tensors(_pair_examples(objective, vu, vi, vy, n_items, seen_keys, n_negatives, rng.spawn(1)[0]))
+
+    def epoch_batches():
+        data = _pair_examples(objective, u, i, y, n_items, seen_keys, n_negatives, rng)
         if objective == "softmax":  # batches of whole users (shuffled), so each batch scores few users
             user_rank = rng.permutation(int(data["u"].max()) + 1)[data["u"]]
             order = np.lexsort((rng.random(len(data["u"])), user_rank))
         else:
             order = rng.permutation(len(data["u"]))
-        total, count = 0.0, 0
         for start in range(0, len(order), batch_size):
-            batch = _tensors({k: v[order[start:start + batch_size]] for k, v in data.items()})
-            loss = _loss(net, objective, **batch)
-            optimiser.zero_grad()
-            (loss + _penalty(net, reg, **batch)).backward()
-            optimiser.step()
-            total += float(loss.detach()) * len(batch["u"])
-            count += len(batch["u"])
-        row = {"epoch": epoch + 1, "train_loss": total / count}
-        if val is not None:
-            net.eval()
-            with torch.no_grad():
-                row["val_loss"] = float(_loss(net, objective, **val))
-        history.append(row)
-        epochs.set_postfix({k: round(v, 4) for k, v in row.items() if k != "epoch"})
-        if val is not None and patience is not None:
-            if row["val_loss"] < best - 1e-6:
-                best, best_state, waited = row["val_loss"], copy.deepcopy(net.state_dict()), 0
-            else:
-                waited += 1
-                if waited >= patience:
-                    break
-    if best_state is not None:
-        net.load_state_dict(best_state)
-    net.eval()
-    return pd.DataFrame(history).set_index("epoch")
+            yield _tensors({k: v[order[start:start + batch_size]] for k, v in data.items()})
 
+    def loss(net, batch):
+        return _pair_loss(net, objective, **batch), _penalty(net, reg, **batch), len(batch["u"])
 
-def carve_validation(data, validation, rng: np.random.Generator):
-    """Training row indices and the validation triple ``(u, i, r)`` (or ``None``) for early stopping.
-
-    ``validation`` is a share of the training ratings held out at random (e.g. ``0.1``), a
-    DataFrame of held-out ratings (rows with unknown ids are dropped), or ``0``/``None``.
-    """
-    idx = np.arange(data.n_ratings)
-    if isinstance(validation, pd.DataFrame):
-        vu = data.encode_users(validation["user_id"].to_numpy())
-        vi = data.encode_items(validation["item_id"].to_numpy())
-        known = (vu >= 0) & (vi >= 0)
-        return idx, (vu[known], vi[known], validation["rating"].to_numpy(dtype=float)[known])
-    if not validation:
-        return idx, None
-    share = check_finite_number(validation, "validation", minimum=0)
-    perm = rng.permutation(data.n_ratings)
-    n_val = int(round(share * data.n_ratings))
-    val_idx, idx = np.sort(perm[:n_val]), np.sort(perm[n_val:])
-    return idx, (data.u[val_idx].astype(np.int64), data.i[val_idx].astype(np.int64), data.r[val_idx])
+    return fit_network(net, epoch_batches=epoch_batches, loss=loss,
+                       val_loss=None if val is None else (lambda net: _pair_loss(net, objective, **val)),
+                       n_epochs=n_epochs, lr=lr, weight_decay=weight_decay, patience=patience, progress=progress,
+                       desc=desc)
 
 
 @torch.no_grad()
@@ -195,4 +215,3 @@ def score_all_batched(net: nn.Module, users, n_items: int) -> np.ndarray:
     if len(users) == 0:
         return np.zeros((0, n_items))
     return np.vstack([net.score_all(users[s:s + step]).double().numpy() for s in range(0, len(users), step)])
-

@@ -1,0 +1,107 @@
+r"""The machinery every iterative model shares: the validation split and the epoch loop with early stopping.
+
+Framework-free (NumPy only), so the matrix-factorisation models and the PyTorch training loop use
+the same code; the Keras models use Keras's own ``EarlyStopping`` callback with the same settings.
+
+* :func:`holdout` - a random share of the training rows held out for validation (one splitter
+  for every model: ``validation_fraction``);
+* :func:`run_epochs` - call an epoch function up to ``n_epochs`` times, record ``history_``,
+  validate after every epoch, stop after ``n_iter_no_change`` epochs without improvement and restore
+  the best epoch's parameters (``early_stopping``), and raise :class:`DivergenceError` on a NaN loss.
+
+Vocabulary (scikit-learn's): ``early_stopping`` (bool), ``validation_fraction``,
+``n_iter_no_change``, ``n_epochs``; learned ``history_`` (indexed by ``epoch`` from 1; columns
+``train_loss``, ``val_loss`` and, for rating models, ``train_rmse`` / ``val_rmse``), ``n_epochs_``,
+``best_epoch_``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from ..validation import check_finite_number, check_positive_int
+
+__all__ = ["DivergenceError", "check_early_stopping", "holdout", "run_epochs"]
+
+
+class DivergenceError(FloatingPointError):
+    """Training produced NaN or infinite values: the learning rate is too large for the data."""
+
+
+def holdout(n: int, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices ``(train, validation)``: a random share ``fraction`` of ``n`` rows held out, each sorted.
+
+    ``round(fraction * n)`` rows go to validation (none for ``fraction=0``). The one validation
+    splitter of the course's iterative models.
+    """
+    share = check_finite_number(fraction, "validation_fraction", minimum=0)
+    if share >= 1:
+        raise ValueError(f"validation_fraction must be in [0, 1), got {fraction}")
+    perm = rng.permutation(n)
+    n_val = int(round(share * n))
+    return np.sort(perm[n_val:]), np.sort(perm[:n_val])
+
+
+def check_early_stopping(model) -> int | None:
+    """Validate ``model.early_stopping`` / ``n_iter_no_change``: the patience in epochs, or ``None``."""
+    if not isinstance(model.early_stopping, (bool, np.bool_)):
+        raise TypeError(f"early_stopping must be True or False, got {model.early_stopping!r} "
+                        "(the number of epochs to wait is n_iter_no_change)")
+    if not model.early_stopping:
+        return None
+    return check_positive_int(model.n_iter_no_change, "n_iter_no_change")
+
+
+def run_epochs(n_epochs: int, epoch: Callable[[int], Mapping[str, float]], *,
+               validate: Callable[[], Mapping[str, float]] | None = None, monitor: str = "val_loss",
+               patience: int | None = None, snapshot: Callable[[], object] | None = None,
+               restore: Callable[[object], None] | None = None, progress: bool = False, desc: str = "training",
+               tol: float = 1e-6, diverged: Callable[[int, float], str] | None = None) -> tuple[pd.DataFrame, int]:
+    """Run up to ``n_epochs`` epochs; return ``(history, best_epoch)``.
+
+    ``epoch(e)`` trains one epoch (``e`` from 0) and returns its training metrics, at least
+    ``train_loss``; ``validate()`` returns validation metrics, among them ``monitor``. With
+    ``patience``, training stops after ``patience`` epochs whose ``monitor`` did not improve on
+    the best by more than ``tol``, and ``restore(snapshot())`` of the best epoch is applied.
+    A non-finite ``train_loss`` raises :class:`DivergenceError` (``diverged(epoch, loss)`` may
+    word the advice). ``best_epoch`` is the epoch with the best ``monitor`` (the last one
+    without validation).
+    """
+    n_epochs = check_positive_int(n_epochs, "n_epochs")
+    if patience is not None and validate is None:
+        raise ValueError("early stopping needs validation data: set validation_fraction > 0 or pass "
+                         "fit(train, validation=held_out_ratings)")
+    epochs = range(n_epochs)
+    if progress:
+        from tqdm.auto import tqdm
+
+        epochs = tqdm(epochs, desc=desc, leave=False)
+    rows, best, best_state, best_epoch, waited = [], np.inf, None, 0, 0
+    for e in epochs:
+        row = {"epoch": e + 1, **{k: float(v) for k, v in epoch(e).items()}}
+        loss = row["train_loss"]
+        if not np.isfinite(loss):
+            advice = diverged(e + 1, loss) if diverged else "lower the learning rate or raise the regularisation"
+            raise DivergenceError(f"{desc} diverged at epoch {e + 1}: the training loss is {loss}. {advice}")
+        if validate is not None:
+            row.update({k: float(v) for k, v in validate().items()})
+            value = row[monitor]
+            if value < best - tol:
+                best, best_epoch, waited = value, e + 1, 0
+                if patience is not None and snapshot is not None:
+                    best_state = snapshot()
+            else:
+                waited += 1
+        else:
+            best_epoch = e + 1
+        rows.append(row)
+        if progress:
+            epochs.set_postfix({k: round(v, 4) for k, v in row.items() if k != "epoch"})
+        if patience is not None and waited >= patience:
+            break
+    if patience is not None and best_state is not None and restore is not None:
+        restore(best_state)
+    return pd.DataFrame(rows).set_index("epoch"), best_epoch
