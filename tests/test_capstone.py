@@ -1,4 +1,4 @@
-"""Lesson 10 in course_lib terms: the model table with a PyTorch model, saving and loading a PyTorch
+"""Lesson 15 (the capstone) in course_lib terms: the model table with a PyTorch model, saving and loading a PyTorch
 recommender in a fresh process, and int8 quantisation (size, NDCG, the Recommender contract)."""
 
 from __future__ import annotations

@@ -15,9 +15,9 @@ sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[assignment]
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["_worker"]:
-        from .batch import _worker
+        from .batch import work_on_job
 
-        return _worker(argv[1])
+        return work_on_job(argv[1])
     parser = argparse.ArgumentParser(prog="python -m course.grading",
                                      description="Student versions of the lessons and batch grading.")
     sub = parser.add_subparsers(dest="command", required=True)

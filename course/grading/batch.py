@@ -92,7 +92,8 @@ def _finish(result: dict) -> dict:
     return result
 
 
-def _worker(job_file: str) -> int:
+def work_on_job(job_file: str) -> int:
+    """Grade one submission described by ``job_file`` (the child process of ``grade``); exit status."""
     job = json.loads(Path(job_file).read_text())
     processes.become_subreaper()   # orphans of the kernel's processes come back to this worker
     spec = load_lesson(job["lesson"])

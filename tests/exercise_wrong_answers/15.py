@@ -1,4 +1,4 @@
-"""Typical wrong answers to lesson 10's exercises (run by tests/test_exercise_strength.py)."""
+"""Typical wrong answers to lesson 15's exercises (run by tests/test_exercise_strength.py)."""
 
 from course.grading.strength import WrongAnswer as W
 
@@ -20,7 +20,7 @@ def walk(primary='str(genres).split("|")[0]', test="<", reset=".reset_index(drop
 T = 't0, t1 = int(pd.Timestamp(start).timestamp()), int(pd.Timestamp(end).timestamp())\nts = ratings["timestamp"]\n'
 
 WRONG = {
-    "ex10_1": [
+    "ex15_1": [
         W("every listed genre counts towards the cap, not only the primary one", body=(
             "kept, counts = [], {}\n"
             "for position, genres in enumerate(candidates['genres']):\n"
@@ -32,19 +32,19 @@ WRONG = {
             "        if len(kept) == n:\n"
             "            break\n"
             "return candidates.iloc[kept].reset_index(drop=True)"),
-          weak={"ex10_1_check": "user 1's top 50 gives a valid top 10 this way too (the self-check tests the "
+          weak={"ex15_1_check": "user 1's top 50 gives a valid top 10 this way too (the self-check tests the "
                                 "cap on primary genres, not which movies are kept)"}),
         W("keeps the original index", body=walk(reset=""),
-          weak={"ex10_1_check": "the self-check never looks at the index"}),
+          weak={"ex15_1_check": "the self-check never looks at the index"}),
         W("no cap at all: the first n", body="return candidates.head(n).reset_index(drop=True)"),
         W("one movie too many per genre (<=)", body=walk(test="<=")),
         W("the last listed genre as the primary one", body=walk(primary='str(genres).split("|")[-1]')),
     ],
-    "ex10_2": [
+    "ex15_2": [
         W("the end date included", body=T + "return ratings[ts < t0], ratings[(ts >= t0) & (ts <= t1)]",
-          weak={"ex10_2_check": "no rating of MovieLens 100K was made exactly at midnight of 1998-03-01"}),
+          weak={"ex15_2_check": "no rating of MovieLens 100K was made exactly at midnight of 1998-03-01"}),
         W("the start date excluded", body=T + "return ratings[ts < t0], ratings[(ts > t0) & (ts < t1)]",
-          weak={"ex10_2_check": "no rating of MovieLens 100K was made exactly at midnight of 1998-01-01"}),
+          weak={"ex15_2_check": "no rating of MovieLens 100K was made exactly at midnight of 1998-01-01"}),
         W("sorts the ratings by time", body=(
             "ratings = ratings.sort_values('timestamp')\n" + T +
             "return ratings[ts < t0], ratings[(ts >= t0) & (ts < t1)]")),

@@ -1,24 +1,24 @@
-"""Typical wrong answers to lesson 11's exercises (run by tests/test_exercise_strength.py)."""
+"""Typical wrong answers to lesson 16's exercises (run by tests/test_exercise_strength.py)."""
 
 from course.grading.strength import WrongAnswer as W, pretender
 
 WRONG = {
-    "ex11_1": [
+    "ex16_1": [
         W("the largest group instead of the smallest", body="return int(table.groupby(list(columns)).size().max())"),
         W("the number of groups", body="return int(len(table.groupby(list(columns))))",
-          weak={"ex11_1_check": "the toy table has 2 age groups and its smallest group has 2 rows"}),
+          weak={"ex16_1_check": "the toy table has 2 age groups and its smallest group has 2 rows"}),
         W("returns a NumPy integer, not an int", body="return table.groupby(list(columns)).size().min()",
-          weak={"ex11_1_check": "check_equal compares values only (2 == np.int64(2)); the hidden test checks the type"}),
+          weak={"ex16_1_check": "check_equal compares values only (2 == np.int64(2)); the hidden test checks the type"}),
         W("groups by the first column only", body="return int(table.groupby(columns[0]).size().min())",
-          weak={"ex11_1_check": "the self-check passes one column"}),
+          weak={"ex16_1_check": "the self-check passes one column"}),
         W("hard-codes the self-check's answer", body="return 2", target="hidden"),
     ],
-    "ex11_2": [
+    "ex16_2": [
         W("compares the last epoch's validation loss, not the best one", body=(
             "wd = min(histories, key=lambda w: histories[w]['val_loss'].iloc[-1])\n"
             "h = histories[wd]\n"
             "return wd, int(h['val_loss'].idxmin()), float(np.sqrt(h['val_loss'].min()))"),
-          weak={"ex11_2_hidden": "in the lesson's grid the weight decay with the best last epoch also has the best "
+          weak={"ex16_2_hidden": "in the lesson's grid the weight decay with the best last epoch also has the best "
                                  "epoch, and the other hidden case has one weight decay only"}),
         W("returns the loss, not the RMSE", body=(
             "wd = min(histories, key=lambda w: histories[w]['val_loss'].min())\n"
