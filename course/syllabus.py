@@ -29,7 +29,7 @@ LESSONS: tuple[Lesson, ...] = (
     Lesson(3, "03_neighbourhood_cf.ipynb", "Neighbourhood collaborative filtering",
            "user- and item-based k-NN, similarity measures, explanations", "NumPy, Numba, Surprise"),
     Lesson(4, "04_matrix_factorisation.ipynb", "Matrix factorisation",
-           "SVD, SGD-trained biased MF (= Surprise), ALS, NMF, BPR", "NumPy, Numba, Surprise"),
+           "SVD, SGD-trained biased MF (= Surprise), ALS, NMF", "NumPy, Numba, Surprise"),
     Lesson(5, "05_neural_network_foundations.ipynb", "Neural network foundations",
            "dense, convolutional and recurrent layers from scratch, equal to PyTorch and Keras",
            "NumPy, PyTorch, Keras"),

@@ -23,7 +23,7 @@ from course.grading.lesson import load_lesson  # noqa: E402
 from course.grading.nbgrader import environment  # noqa: E402
 
 LESSON = "00"
-WRONG_COUNT = "def count_ratings(R):\n    return int(R.size)   # counts the missing cells too"
+WRONG_MEAN = "def mean_of_others(R, user, movie):\n    return float(R[movie].mean())   # peeks at its own rating"
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +40,7 @@ def course(tmp_path_factory):
     assert done.returncode == 0, done.stdout + done.stderr
     released = nbformat.read(course / "release" / spec.file[:-6] / spec.file, as_version=4)
     replace(released, "ex0_2_answer", spec.by_id()["ex0_2_answer"].master_source)
-    replace(released, "ex0_1_answer", WRONG_COUNT)
+    replace(released, "ex0_1_answer", WRONG_MEAN)
     write(subs / "bob", "my_copy.ipynb", released)      # renamed: found by content, as course.grading does
     for step in ("collect", "autograde", "export"):
         cmd = [sys.executable, "-m", "course.grading", "nbgrader", LESSON, str(subs), "--course", str(course),
@@ -59,7 +59,7 @@ def _rows(path: Path) -> dict[str, dict]:
 def test_nbgrader_takes_the_master_as_its_source(course):
     spec = load_lesson(LESSON)
     released = (course / "release" / spec.file[:-6] / spec.file).read_text(encoding="utf-8")
-    assert "BEGIN HIDDEN TESTS" not in released and "R.notna().to_numpy().sum()" not in released
+    assert "BEGIN HIDDEN TESTS" not in released and "R[movie].drop(index=user)" not in released
     assert (course / "gradebook.db").is_file() and (course / "nbgrader_config.py").is_file()
 
 
@@ -75,7 +75,7 @@ def test_exported_scores(course):
 def test_autograded_notebooks_have_the_hidden_tests_back(course):
     nb = nbformat.read(course / "autograded" / "bob" / "00_welcome" / "00_welcome.ipynb", as_version=4)
     hidden = next(c for c in nb.cells if (c.metadata.get("nbgrader") or {}).get("grade_id") == "ex0_1_hidden")
-    assert "count_ratings(pd.DataFrame" in hidden.source
+    assert "mean_of_others(X, " in hidden.source
     assert any(o.get("output_type") == "error" for o in hidden.outputs)
 
 
