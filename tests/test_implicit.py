@@ -114,3 +114,72 @@ def test_measured_full_ranking_numbers(split):
     assert evaluate_full_ranking(EASE(lam=500).fit(train), test)["ndcg@10"] == pytest.approx(0.4766, abs=0.002)
     assert evaluate_full_ranking(ImplicitALS().fit(train), test)["ndcg@10"] == pytest.approx(0.4817, abs=0.002)
     assert evaluate_full_ranking(ItemKNN(k=400).fit(train), test)["ndcg@10"] == pytest.approx(0.4279, abs=0.002)
+
+
+# -- the compiled solvers: exact (Cholesky) and conjugate gradient (issue 22) ------------------------
+def _half_step(x, fixed, alpha, reg, cg_steps, start=None):
+    from course_lib.models.implicit import _als_half
+
+    out = np.zeros((x.shape[0], fixed.shape[1])) if start is None else start.copy()
+    gram = fixed.T @ fixed + reg * np.eye(fixed.shape[1])
+    _als_half(x.indptr.astype(np.int64), x.indices.astype(np.int64), fixed, gram, alpha, 1.0 + alpha, 0.0, out, cg_steps)
+    return out
+
+
+def test_compiled_exact_and_cg_solves_against_the_numpy_normal_equations():
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(0)
+    x = sp.random(60, 40, density=0.2, random_state=1, format="lil")
+    x[5, :] = 0.0
+    x = x.tocsr()
+    x.eliminate_zeros()
+    x.data[:] = 1.0
+    assert np.diff(x.indptr)[5] == 0  # a row without items is solved too (its factors are 0)
+    fixed = rng.normal(0, 0.5, (40, 8))
+    reference = ImplicitALS._solve(x, fixed, 3.0, 2.0)  # np.linalg.solve of every row's system
+    np.testing.assert_allclose(_half_step(x, fixed, 3.0, 2.0, 0), reference, rtol=1e-10, atol=1e-12)
+    # CG solves an f x f system in at most f steps (exact arithmetic): 8 steps from 0 reach the solution ...
+    np.testing.assert_allclose(_half_step(x, fixed, 3.0, 2.0, 8), reference, rtol=1e-7, atol=1e-9)
+    # ... 2 steps from 0 do not; from a nearby start (the previous sweep's factors) they shrink the error
+    assert np.abs(_half_step(x, fixed, 3.0, 2.0, 2) - reference).max() > 1e-3
+    near = reference + rng.normal(0, 1e-3, reference.shape)
+    before = np.linalg.norm(near - reference, axis=1)
+    after = np.linalg.norm(_half_step(x, fixed, 3.0, 2.0, 2, start=near) - reference, axis=1)
+    assert (after < before / 2).all() and np.median(after / before) < 0.2
+
+
+def test_cg_als_stays_within_tolerance_of_exact_als(split):
+    """CG with implicit's 3 steps per sweep vs the exact solve, 15 sweeps on MovieLens 100K: NDCG@10
+    within 0.002 and scores within 2 % on average (1 CG step is 20 % away: the tolerance can fail)."""
+    train, test = split
+    exact = ImplicitALS(random_state=0).fit(train)
+    users = exact.data_.user_ids
+    s_exact = exact.score_items(users)
+    ndcg_exact = evaluate_full_ranking(exact, test)["ndcg@10"]
+
+    def gap(model):
+        s = model.score_items(users)
+        return np.abs(s - s_exact).mean() / np.abs(s_exact).mean()
+
+    cg = ImplicitALS(solver="cg", random_state=0).fit(train)
+    assert gap(cg) < 0.02
+    assert abs(evaluate_full_ranking(cg, test)["ndcg@10"] - ndcg_exact) < 0.002
+    assert gap(ImplicitALS(solver="cg", cg_steps=1, random_state=0).fit(train)) > 0.1
+    # threads share the rows; each row is computed by the same code: the same bits
+    two = ImplicitALS(solver="cg", n_jobs=2, random_state=0).fit(train)
+    assert np.array_equal(two.user_factors_, cg.user_factors_) and np.array_equal(two.item_factors_, cg.item_factors_)
+    single = ImplicitALS(solver="cg", dtype="float32", random_state=0).fit(train)
+    assert single.user_factors_.dtype == np.float32
+    assert abs(evaluate_full_ranking(single, test)["ndcg@10"] - evaluate_full_ranking(cg, test)["ndcg@10"]) < 0.001
+
+
+def test_implicit_als_solver_options_are_checked():
+    with pytest.raises(ValueError, match="solver must be 'exact' or 'cg'"):
+        ImplicitALS(solver="lu").fit(SMALL)
+    with pytest.raises(ValueError, match="cg_steps must be an integer >= 1"):
+        ImplicitALS(solver="cg", cg_steps=0).fit(SMALL)
+    with pytest.raises(ValueError, match="n_jobs must be a positive int"):
+        ImplicitALS(n_jobs=0).fit(SMALL)
+    with pytest.raises(ValueError, match="dtype must be 'float64' or 'float32'"):
+        ImplicitALS(dtype="float16").fit(SMALL)

@@ -14,6 +14,9 @@ best published neural results.
 
 from __future__ import annotations
 
+import numbers
+
+import numba
 import numpy as np
 import scipy.sparse as sp
 
@@ -135,8 +138,134 @@ class EASE(_ScoreModel):
         return np.asarray(self.x_[np.asarray(users)] @ self.B_)
 
 
+# ---------------------------------------------------------------------------------------------
+# Implicit ALS: the per-row solvers (compiled)
+# ---------------------------------------------------------------------------------------------
+@numba.njit(cache=True, fastmath=True)
+def _exact_row(indptr, indices, Y, G, alpha, scale, zero, row, x, A, b):  # pragma: no cover - compiled
+    """Solve row ``row``'s normal equations exactly (Cholesky) into ``x``; ``A``, ``b`` are buffers.
+
+    ``alpha``, ``scale`` (:math:`1 + \\alpha`) and ``zero`` come in the factors' dtype, so that a float32
+    model computes in float32."""
+    f = Y.shape[1]
+    for a in range(f):
+        for c in range(a + 1):
+            A[a, c] = G[a, c]
+        b[a] = zero
+    for q in range(indptr[row], indptr[row + 1]):
+        y = Y[indices[q]]
+        for a in range(f):
+            ya = alpha * y[a]
+            for c in range(a + 1):  # the lower triangle of alpha * y y^T
+                A[a, c] += ya * y[c]
+            b[a] += y[a]
+    for j in range(f):  # Cholesky A = L L^T, L in the lower triangle of A
+        s = A[j, j]
+        for k in range(j):
+            s -= A[j, k] * A[j, k]
+        d = np.sqrt(s)
+        A[j, j] = d
+        for i in range(j + 1, f):
+            s = A[i, j]
+            for k in range(j):
+                s -= A[i, k] * A[j, k]
+            A[i, j] = s / d
+    for a in range(f):  # L z = (1 + alpha) b
+        s = scale * b[a]
+        for k in range(a):
+            s -= A[a, k] * x[k]
+        x[a] = s / A[a, a]
+    for a in range(f - 1, -1, -1):  # L^T x = z
+        s = x[a]
+        for k in range(a + 1, f):
+            s -= A[k, a] * x[k]
+        x[a] = s / A[a, a]
+
+
+@numba.njit(cache=True, fastmath=True)
+def _cg_row(indptr, indices, Y, G, alpha, scale, zero, row, x, steps, r, p, Ap):  # pragma: no cover - compiled
+    """``steps`` conjugate-gradient steps on row ``row``'s normal equations, from the current ``x``."""
+    f = Y.shape[1]
+    start, end = indptr[row], indptr[row + 1]
+    if start == end:
+        x[:] = zero
+        return
+    for a in range(f):  # r = b - A x, with A x = G x + alpha sum_i (y_i . x) y_i
+        s = zero
+        for c in range(f):
+            s += G[a, c] * x[c]
+        r[a] = -s
+    for q in range(start, end):
+        y = Y[indices[q]]
+        d = zero
+        for a in range(f):
+            d += y[a] * x[a]
+        coef = scale - alpha * d
+        for a in range(f):
+            r[a] += coef * y[a]
+    rs_old = zero
+    for a in range(f):
+        p[a] = r[a]
+        rs_old += r[a] * r[a]
+    if rs_old < 1e-20:
+        return
+    for _ in range(steps):
+        for a in range(f):  # Ap = G p + alpha sum_i (y_i . p) y_i
+            s = zero
+            for c in range(f):
+                s += G[a, c] * p[c]
+            Ap[a] = s
+        for q in range(start, end):
+            y = Y[indices[q]]
+            d = zero
+            for a in range(f):
+                d += y[a] * p[a]
+            d *= alpha
+            for a in range(f):
+                Ap[a] += d * y[a]
+        pap = zero
+        for a in range(f):
+            pap += p[a] * Ap[a]
+        step = rs_old / pap
+        rs_new = zero
+        for a in range(f):
+            x[a] += step * p[a]
+            r[a] -= step * Ap[a]
+            rs_new += r[a] * r[a]
+        if rs_new < 1e-20:
+            return
+        beta = rs_new / rs_old
+        for a in range(f):
+            p[a] = r[a] + beta * p[a]
+        rs_old = rs_new
+
+
+#: rows solved by one task of :func:`_als_half` (one set of buffers per task)
+_ROWS_PER_TASK = 64
+
+
+@numba.njit(cache=True, parallel=True)
+def _als_half(indptr, indices, Y, G, alpha, scale, zero, X, cg_steps):  # pragma: no cover - compiled
+    """Update every row of ``X`` given ``Y``: exact solves (``cg_steps == 0``) or ``cg_steps`` CG steps.
+
+    The rows are cut into fixed tasks of :data:`_ROWS_PER_TASK` shared among Numba's threads; each row
+    is computed by the same compiled code whatever the number of threads, so the result is identical
+    with one thread or many."""
+    f = Y.shape[1]
+    n_rows = len(indptr) - 1
+    n_tasks = (n_rows + _ROWS_PER_TASK - 1) // _ROWS_PER_TASK
+    for task in numba.prange(n_tasks):
+        A, b = np.empty((f, f), Y.dtype), np.empty(f, Y.dtype)
+        r, p, Ap = np.empty(f, Y.dtype), np.empty(f, Y.dtype), np.empty(f, Y.dtype)
+        for row in range(task * _ROWS_PER_TASK, min(n_rows, (task + 1) * _ROWS_PER_TASK)):
+            if cg_steps == 0:
+                _exact_row(indptr, indices, Y, G, alpha, scale, zero, row, X[row], A, b)
+            else:
+                _cg_row(indptr, indices, Y, G, alpha, scale, zero, row, X[row], cg_steps, r, p, Ap)
+
+
 class ImplicitALS(_ScoreModel):
-    r"""Implicit ALS / weighted matrix factorisation (Hu, Koren and Volinsky 2008).
+    r"""Implicit ALS / weighted matrix factorisation (Hu, Koren and Volinsky 2008), exact or conjugate-gradient solves.
 
     Every (user, item) cell counts: preference :math:`p_{ui} = x_{ui}` with confidence
     :math:`c_{ui} = 1 + \alpha x_{ui}`, and the model minimises
@@ -145,21 +274,52 @@ class ImplicitALS(_ScoreModel):
         \sum_{u, i} c_{ui} (p_{ui} - p_u^\top q_i)^2 + \lambda \Big(\sum_u \lVert p_u\rVert^2
         + \sum_i \lVert q_i\rVert^2\Big)
 
-    by alternating exact least-squares solves. For user :math:`u` with items :math:`I_u`
-    (:math:`Q_u` their factors, shape :math:`|I_u| \times f`):
+    by alternating least squares. For user :math:`u` with items :math:`I_u` (:math:`Q_u` their
+    factors, shape :math:`|I_u| \times f`) the items fixed give a ridge regression whose normal
+    equations are
 
-    .. math::  p_u = \big(Q^\top Q + \alpha Q_u^\top Q_u + \lambda I\big)^{-1} (1 + \alpha) Q_u^\top \mathbf 1
+    .. math::
+        A_u p_u = b_u, \qquad A_u = Q^\top Q + \lambda I + \alpha Q_u^\top Q_u, \qquad
+        b_u = (1 + \alpha) Q_u^\top \mathbf 1
 
-    (the :math:`Q^\top Q` trick: the unobserved cells are never enumerated), and symmetrically
-    for items.
+    (the :math:`Q^\top Q` trick: :math:`Q^\top Q` is computed once per sweep, so the unobserved
+    cells are never enumerated), and symmetrically for the items. Two solvers:
+
+    ``solver="exact"``
+        builds :math:`A_u` (:math:`O(|I_u| f^2)`) and solves it by Cholesky (:math:`O(f^3/3)`).
+    ``solver="cg"``
+        ``cg_steps`` steps of the conjugate gradient method on the same system, started from the
+        previous sweep's :math:`p_u` (Takács, Pilászy and Tikk 2011). :math:`A_u` is never formed:
+        a step needs one product :math:`A_u d = Q^\top Q d + \alpha Q_u^\top (Q_u d)`, i.e.
+        :math:`O(f^2 + |I_u| f)`. With :math:`r = b_u - A_u p_u` and :math:`d = r` initially, each step is
+
+        .. math::
+            \gamma = \frac{r^\top r}{d^\top A_u d}, \quad p_u \leftarrow p_u + \gamma d, \quad
+            r' = r - \gamma A_u d, \quad d \leftarrow r' + \frac{r'^\top r'}{r^\top r} d .
+
+        A few steps per sweep suffice because each sweep starts close to the solution; the model
+        stays within about 1e-3 of the exact one in NDCG (``tests/test_implicit.py``).
+
+    Both run compiled (Numba, ``fastmath``: the sums are reordered for SIMD, so the digits are those
+    of the pinned numeric profile; the exact solver agrees with ``np.linalg.solve`` to ~1e-12).
+
+    Compared with the ``implicit`` library: its ``alpha`` is the confidence itself
+    (:math:`c_{ui} = \alpha_{\text{implicit}} x_{ui}`, its default solver is CG with 3 steps, float32), so
+    ``ImplicitALS(alpha=a)`` is ``implicit.als.AlternatingLeastSquares(alpha=a + 1)``.
 
     Parameters
     ----------
     n_factors : :math:`f` (32-64).
-    alpha : confidence scale :math:`\alpha`.
-    reg : :math:`\lambda`.
+    alpha : confidence scale :math:`\alpha` (>= 0).
+    reg : :math:`\lambda` (> 0).
     n_epochs : alternating sweeps (users then items).
-    init_std_dev : standard deviation of the initial factors.
+    init_std_dev : standard deviation of the initial (normal) factors.
+    solver : ``"exact"`` (default) or ``"cg"``.
+    cg_steps : conjugate-gradient steps per row and sweep (``solver="cg"``; 3 as ``implicit``).
+    dtype : ``"float64"`` (default) or ``"float32"`` (``implicit``'s choice: twice the SIMD width and
+        half the memory traffic, about 1.5x faster; NDCG@10 within ~1e-3 on MovieLens 100K).
+    n_jobs : threads for the row solves (1: one thread; -1: all of Numba's threads). Rows are
+        independent, so the result does not depend on it.
     random_state : seed of the initial factors.
 
     Attributes
@@ -169,20 +329,28 @@ class ImplicitALS(_ScoreModel):
     References
     ----------
     Y. Hu, Y. Koren and C. Volinsky, "Collaborative Filtering for Implicit Feedback Datasets", ICDM 2008.
+    G. Takács, I. Pilászy and D. Tikk, "Applications of the conjugate gradient method for implicit
+    feedback collaborative filtering", RecSys 2011.
     """
 
     def __init__(self, n_factors: int = 32, alpha: float = 3.0, reg: float = 30.0, n_epochs: int = 15,
-                 init_std_dev: float = 0.01, random_state: int | None = 0):
+                 init_std_dev: float = 0.01, *, solver: str = "exact", cg_steps: int = 3, dtype: str = "float64",
+                 n_jobs: int = 1, random_state: int | None = 0):
         self.n_factors = n_factors
         self.alpha = alpha
         self.reg = reg
         self.n_epochs = n_epochs
         self.init_std_dev = init_std_dev
+        self.solver = solver
+        self.cg_steps = cg_steps
+        self.dtype = dtype
+        self.n_jobs = n_jobs
         self.random_state = random_state
 
     @staticmethod
     def _solve(x: sp.csr_matrix, fixed: np.ndarray, alpha: float, reg: float) -> np.ndarray:
-        """Exact least-squares solve of every row of ``x`` given the other side's factors ``fixed``."""
+        """The textbook exact solve in NumPy (every row's system built, then ``np.linalg.solve``):
+        the reference the compiled solvers are tested against."""
         f = fixed.shape[1]
         gram = fixed.T @ fixed + reg * np.eye(f)
         n = x.shape[0]
@@ -193,20 +361,45 @@ class ImplicitALS(_ScoreModel):
         b = (1.0 + alpha) * (x @ fixed)
         return np.linalg.solve(a, b[:, :, None])[:, :, 0]
 
+    def _check_solver(self) -> tuple[int, int]:
+        """``(cg_steps, threads)``: 0 CG steps means the exact solve."""
+        if self.solver not in ("exact", "cg"):
+            raise ValueError(f"solver must be 'exact' or 'cg', got {self.solver!r}")
+        steps = check_positive_int(self.cg_steps, "cg_steps") if self.solver == "cg" else 0
+        if isinstance(self.n_jobs, bool) or not isinstance(self.n_jobs, numbers.Integral) or \
+                (self.n_jobs < 1 and self.n_jobs != -1):
+            raise ValueError(f"n_jobs must be a positive int (threads) or -1 (all), got {self.n_jobs!r}")
+        threads = numba.config.NUMBA_NUM_THREADS if self.n_jobs == -1 else min(int(self.n_jobs),
+                                                                              numba.config.NUMBA_NUM_THREADS)
+        return steps, threads
+
     def _fit(self, data: Interactions, validation=None) -> None:
         f = check_positive_int(self.n_factors, "n_factors")
         alpha = check_finite_number(self.alpha, "alpha", minimum=0)
         reg = check_finite_number(self.reg, "reg", minimum=0, strict=True)
         n_epochs = check_positive_int(self.n_epochs, "n_epochs")
         std = check_finite_number(self.init_std_dev, "init_std_dev", minimum=0, strict=True)
+        steps, threads = self._check_solver()
+        if self.dtype not in ("float64", "float32"):
+            raise ValueError(f"dtype must be 'float64' or 'float32', got {self.dtype!r}")
+        dt = np.dtype(self.dtype).type
         rng = check_random_state(self.random_state)
         x = binary_matrix(data)
         xt = x.T.tocsr()
-        p = rng.normal(0, std, (data.n_users, f))
-        q = rng.normal(0, std, (data.n_items, f))
-        for _ in range(n_epochs):
-            p = self._solve(x, q, alpha, reg)
-            q = self._solve(xt, p, alpha, reg)
+        p = rng.normal(0, std, (data.n_users, f)).astype(dt)
+        q = rng.normal(0, std, (data.n_items, f)).astype(dt)
+        scalars = (dt(alpha), dt(1.0 + alpha), dt(0.0))
+        sides = [(x.indptr.astype(np.int64), x.indices.astype(np.int64)),
+                 (xt.indptr.astype(np.int64), xt.indices.astype(np.int64))]
+        previous = numba.get_num_threads()
+        numba.set_num_threads(threads)
+        try:
+            eye = (reg * np.eye(f)).astype(dt)
+            for _ in range(n_epochs):
+                _als_half(*sides[0], q, q.T @ q + eye, *scalars, p, steps)
+                _als_half(*sides[1], p, p.T @ p + eye, *scalars, q, steps)
+        finally:
+            numba.set_num_threads(previous)
         self.user_factors_, self.item_factors_ = p, q
 
     def _scores(self, users):
