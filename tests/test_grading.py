@@ -326,6 +326,25 @@ def test_output_is_capped_in_the_kernel_and_in_the_grader(tmp_path):
     assert grew_mb < 300, f"the grader's memory grew by {grew_mb:.0f} MB"
 
 
+def test_a_kernel_that_fails_to_start_is_started_again(tmp_path):
+    """A kernel can fail to start (two starting at once can pick the same port): the grader starts
+    another instead of failing the submission. Here the first start exits at once."""
+    limits = Limits(cell_timeout=60, startup_timeout=60)
+    kernels = write_kernelspec(tmp_path / "kernels", limits)
+    script = tmp_path / "flaky_kernel.py"
+    script.write_text("import os, runpy, sys\nflag = sys.argv.pop(1)\nif not os.path.exists(flag):\n"
+                      "    open(flag, 'w').close()\n    sys.exit(3)\n"
+                      "runpy.run_module('course.grading.kernel', run_name='__main__')\n")
+    spec_file = kernels / "course-grading" / "kernel.json"
+    spec = json.loads(spec_file.read_text())
+    spec["argv"] = [sys.executable, str(script), str(tmp_path / "started-once"), *spec["argv"][3:]]
+    spec_file.write_text(json.dumps(spec))
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(6 * 7)")])
+    run = execute(nb, tmp_path, kernels, limits)
+    assert run.outcome == {0: "ok"} and run.nb.cells[0].outputs[0]["text"].strip() == "42"
+    assert any("did not start" in text for _, text in run.notes)
+
+
 def test_detached_processes_of_a_kernel_are_killed(tmp_path):
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
         "import subprocess, os\n"

@@ -102,7 +102,13 @@ def write_kernelspec(folder: Path, limits: Limits) -> Path:
                      "--memory-mb", str(limits.memory_mb), "--cpu-seconds", str(limits.cpu_seconds),
                      "--output-kb", str(limits.output_kb), "-f", "{connection_file}"],
             "display_name": "recsys-course grading (limited)", "language": "python"}
-    (spec_dir / "kernel.json").write_text(json.dumps(spec, indent=1))
+    text, target = json.dumps(spec, indent=1), spec_dir / "kernel.json"
+    if not target.is_file() or target.read_text() != text:
+        # Workers grading in parallel share the spec: write it whole or not at all (another worker
+        # reading a half-written file would fail to start its kernel).
+        tmp = spec_dir / f".kernel.{os.getpid()}.json"
+        tmp.write_text(text)
+        os.replace(tmp, target)
     return folder
 
 
@@ -141,6 +147,10 @@ def _hide_call(cell) -> None:
             out["traceback"] = [line for line in out.get("traceback", []) if "course.grading.guard" not in line]
 
 
+class _StartFailed(RuntimeError):
+    """The kernel did not start (a port taken by another kernel starting at the same moment ...)."""
+
+
 def execute(nb: nbformat.NotebookNode, cwd: Path, kernels: Path, limits: Limits, plan: Plan | None = None) -> RunResult:
     """Run every code cell with a per-cell timeout; survive errors, timeouts and dead kernels.
 
@@ -148,104 +158,23 @@ def execute(nb: nbformat.NotebookNode, cwd: Path, kernels: Path, limits: Limits,
     kernel dies, the kernel is stopped and the whole notebook re-run in a fresh kernel without
     that cell (at most ``limits.restarts`` times): the other exercises are still graded, in a clean
     kernel state (an interrupted kernel can be left inconsistent, and a loop that catches
-    ``KeyboardInterrupt`` cannot be interrupted at all). With a ``plan``, master cells run
-    through the kernel's guard (see the module docstring).
+    ``KeyboardInterrupt`` cannot be interrupted at all). A kernel that fails to start is started
+    again (twice at most). With a ``plan``, master cells run through the kernel's guard (see the
+    module docstring).
     """
     skip: set[int] = set()
     notes: list[tuple[str, str]] = []
     cpu = 0.0
     for attempt in range(limits.restarts + 1):
-        work = copy.deepcopy(nb)
-        outcome: dict[int, str] = {}
-        replies: dict[int, dict] = {}
-        marker = processes.new_marker()
-        extra = []
-        if plan is not None:
-            plans = Path(kernels).parent / "plans"
-            plans.mkdir(parents=True, exist_ok=True)
-            extra = ["--plan", str(plan.write(plans / f"{Path(cwd).name}-{attempt}.json"))]
-
-        def on_executed(cell, cell_index, execute_reply, replies=replies):
-            replies[cell_index] = (execute_reply or {}).get("content", {})
-
-        context = zmq.asyncio.Context()
-        context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE)
-        km = AsyncKernelManager(kernel_name=KERNEL_NAME, context=context,
-                                kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels)]))
-        client = _CappedClient(work, km=km, timeout=limits.cell_timeout, allow_errors=True,
-                               interrupt_on_timeout=False, startup_timeout=limits.startup_timeout,
-                               record_timing=False, shutdown_kernel="immediate", on_cell_executed=on_executed,
-                               resources={"metadata": {"path": str(cwd)}}, extra_arguments=extra,
-                               limit=limits.output_kb * 1024)
-        order = [i for i, cell in enumerate(work.cells) if cell.cell_type == "code" and cell.source.strip()]
-        stopped_at = None
-        kernel_pid, tree = None, []
-        env = {**os.environ, processes.MARKER: marker}
-        try:
-            with client.setup_kernel(env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL):
-                kernel_pid = client.km.provisioner.process.pid
-                dirty = False
-                try:
-                    for pos, i in enumerate(order):
-                        cell = work.cells[i]
-                        if stopped_at is not None:
-                            outcome[i] = "not run"
-                            continue
-                        if i in skip:
-                            cell.outputs = [_error_output("Skipped", "not run: it stopped the kernel in an earlier run")]
-                            outcome[i] = "skipped"
-                            continue
-                        master = plan is not None and plan.is_master(i)
-                        source = cell.source
-                        if master:
-                            following = next((j for j in order[pos + 1:] if j not in skip), None)
-                            cell.source = plan.call(i, dirty, following is not None and not plan.is_master(following))
-                        try:
-                            client.execute_cell(cell, i)
-                        except CellTimeoutError:
-                            outcome[i] = "timeout"
-                            cell.outputs.append(_error_output("Timeout", f"the cell ran longer than {limits.cell_timeout} s"))
-                            notes.append(("timeout", f"cell {i} ran longer than {limits.cell_timeout} s"))
-                            stopped_at = i
-                            continue
-                        except DeadKernelError:
-                            outcome[i] = "error"
-                            cell.outputs.append(_error_output("DeadKernel", "the kernel died while running this cell"))
-                            notes.append(("kernel died", f"the kernel died in cell {i}"))
-                            stopped_at = i
-                            continue
-                        finally:
-                            cell.source = source
-                        # The execute reply decides, not the outputs (they arrive on another channel).
-                        reply = replies.get(i, {})
-                        ok = reply.get("status") == "ok"
-                        if master:
-                            dirty = False
-                            reports = _reports(cell, plan, i)
-                            _hide_call(cell)
-                            for report in reports:
-                                notes += [("tampering", f"cell {i}: {note}") for note in report.get("notes", [])]
-                            if plan.roles[i] in ("check", "hidden") and ok and not any(r.get("passed") for r in reports):
-                                ok = False
-                                if not _has_error(cell):
-                                    cell.outputs.append(_error_output(
-                                        "NotGraded", "the test did not report a result: something in the notebook "
-                                                     "stopped it from running to the end"))
-                        else:
-                            dirty = True
-                        if ok:
-                            outcome[i] = "ok"
-                        else:
-                            outcome[i] = "error"
-                            if not _has_error(cell):
-                                cell.outputs.append(_error_output(reply.get("ename", "Error"), reply.get("evalue", "no reply")))
-                    cpu += _kernel_cpu(client)
-                finally:
-                    tree = [p.pid for p in processes.descendants(kernel_pid)]
-            # Leaving setup_kernel shuts the kernel down (killed at once: a stuck cell cannot block it).
-        finally:
-            processes.kill_tree([p for p in [kernel_pid, *tree] if p], marker=marker)
-            context.destroy(linger=0)
+        for start in range(3):
+            try:
+                work, outcome, stopped_at, used = _run_once(nb, cwd, kernels, limits, plan, skip, notes, attempt)
+                break
+            except _StartFailed as exc:
+                if start == 2:
+                    raise exc.__cause__ or exc
+                notes.append(("", f"a kernel did not start ({str(exc)[:120]}); started another"))
+        cpu += used
         if stopped_at is None:
             return RunResult(work, outcome, notes, cpu)
         if attempt < limits.restarts:
@@ -253,6 +182,107 @@ def execute(nb: nbformat.NotebookNode, cwd: Path, kernels: Path, limits: Limits,
             notes.append(("", f"re-ran the notebook in a fresh kernel without cell {stopped_at}"))
     notes.append(("incomplete", f"gave up after {limits.restarts + 1} runs; cells after {stopped_at} not run"))
     return RunResult(work, outcome, notes, cpu)
+
+
+def _run_once(nb, cwd: Path, kernels: Path, limits: Limits, plan: Plan | None, skip: set[int],
+              notes: list[tuple[str, str]], attempt: int):
+    """One kernel's run of the notebook: ``(notebook, outcome, index of the cell that stopped it, CPU s)``."""
+    work = copy.deepcopy(nb)
+    outcome: dict[int, str] = {}
+    replies: dict[int, dict] = {}
+    marker = processes.new_marker()
+    extra = []
+    if plan is not None:
+        plans = Path(kernels).parent / "plans"
+        plans.mkdir(parents=True, exist_ok=True)
+        extra = ["--plan", str(plan.write(plans / f"{Path(cwd).name}-{attempt}.json"))]
+
+    def on_executed(cell, cell_index, execute_reply, replies=replies):
+        replies[cell_index] = (execute_reply or {}).get("content", {})
+
+    context = zmq.asyncio.Context()
+    context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE)
+    km = AsyncKernelManager(kernel_name=KERNEL_NAME, context=context,
+                            kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels)]))
+    client = _CappedClient(work, km=km, timeout=limits.cell_timeout, allow_errors=True,
+                           interrupt_on_timeout=False, startup_timeout=limits.startup_timeout,
+                           record_timing=False, shutdown_kernel="immediate", on_cell_executed=on_executed,
+                           resources={"metadata": {"path": str(cwd)}}, extra_arguments=extra,
+                           limit=limits.output_kb * 1024)
+    order = [i for i, cell in enumerate(work.cells) if cell.cell_type == "code" and cell.source.strip()]
+    stopped_at = None
+    kernel_pid, tree, cpu = None, [], 0.0
+    env = {**os.environ, processes.MARKER: marker}
+    try:
+        with client.setup_kernel(env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL):
+            kernel_pid = client.km.provisioner.process.pid
+            dirty = False
+            try:
+                for pos, i in enumerate(order):
+                    cell = work.cells[i]
+                    if stopped_at is not None:
+                        outcome[i] = "not run"
+                        continue
+                    if i in skip:
+                        cell.outputs = [_error_output("Skipped", "not run: it stopped the kernel in an earlier run")]
+                        outcome[i] = "skipped"
+                        continue
+                    master = plan is not None and plan.is_master(i)
+                    source = cell.source
+                    if master:
+                        following = next((j for j in order[pos + 1:] if j not in skip), None)
+                        cell.source = plan.call(i, dirty, following is not None and not plan.is_master(following))
+                    try:
+                        client.execute_cell(cell, i)
+                    except CellTimeoutError:
+                        outcome[i] = "timeout"
+                        cell.outputs.append(_error_output("Timeout", f"the cell ran longer than {limits.cell_timeout} s"))
+                        notes.append(("timeout", f"cell {i} ran longer than {limits.cell_timeout} s"))
+                        stopped_at = i
+                        continue
+                    except DeadKernelError:
+                        outcome[i] = "error"
+                        cell.outputs.append(_error_output("DeadKernel", "the kernel died while running this cell"))
+                        notes.append(("kernel died", f"the kernel died in cell {i}"))
+                        stopped_at = i
+                        continue
+                    finally:
+                        cell.source = source
+                    # The execute reply decides, not the outputs (they arrive on another channel).
+                    reply = replies.get(i, {})
+                    ok = reply.get("status") == "ok"
+                    if master:
+                        dirty = False
+                        reports = _reports(cell, plan, i)
+                        _hide_call(cell)
+                        for report in reports:
+                            notes += [("tampering", f"cell {i}: {note}") for note in report.get("notes", [])]
+                        if plan.roles[i] in ("check", "hidden") and ok and not any(r.get("passed") for r in reports):
+                            ok = False
+                            if not _has_error(cell):
+                                cell.outputs.append(_error_output(
+                                    "NotGraded", "the test did not report a result: something in the notebook "
+                                                 "stopped it from running to the end"))
+                    else:
+                        dirty = True
+                    if ok:
+                        outcome[i] = "ok"
+                    else:
+                        outcome[i] = "error"
+                        if not _has_error(cell):
+                            cell.outputs.append(_error_output(reply.get("ename", "Error"), reply.get("evalue", "no reply")))
+                cpu = _kernel_cpu(client)
+            finally:
+                tree = [p.pid for p in processes.descendants(kernel_pid)]
+        # Leaving setup_kernel shuts the kernel down (killed at once: a stuck cell cannot block it).
+    except Exception as exc:
+        if kernel_pid is None:
+            raise _StartFailed(str(exc) or type(exc).__name__) from exc
+        raise
+    finally:
+        processes.kill_tree([p for p in [kernel_pid, *tree] if p], marker=marker)
+        context.destroy(linger=0)
+    return work, outcome, stopped_at, cpu
 
 
 def score(result: RunResult, spec: LessonSpec) -> tuple[dict[str, float], list[dict]]:
