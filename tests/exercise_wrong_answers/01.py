@@ -1,41 +1,57 @@
 """Typical wrong answers to lesson 01's exercises (run by tests/test_exercise_strength.py)."""
 
-from course.grading.strength import WrongAnswer as W
+from course.grading.strength import WrongAnswer as W, pretender
+
+SPLIT = """cutoff = {cutoff}
+before = ratings.timestamp {op} cutoff
+return {result}"""
+COLD = """N = len(ratings)
+T = {T}
+n_u = {n_u}
+return float(sum({p} for n in n_u))"""
+EXACT = "np.prod((T - np.arange(n)) / (N - np.arange(n)))"
+
+
+def split(cutoff='pd.Timestamp(day, tz="UTC").timestamp()', op="<", result="ratings[before], ratings[~before]"):
+    return SPLIT.format(cutoff=cutoff, op=op, result=result)
+
+
+def cold(T="int(np.ceil(test_size * N))", n_u="ratings.user_id.value_counts().to_numpy()", p=EXACT):
+    return COLD.format(T=T, n_u=n_u, p=p)
+
 
 WRONG = {
     "ex1_1": [
-        W("largest ids instead of distinct counts (true only for contiguous ids)",
-          body="return len(ratings) / (ratings.user_id.max() * ratings.item_id.max())",
-          weak={"ex1_1_check": "the toy table's ids run from 1 without gaps, so the largest id is the count"}),
-        W("number of rows in the denominator", body="return len(ratings) / (len(ratings) * ratings.item_id.nunique())"),
-        W("counts distinct ids of users and items together",
-          body="return len(ratings) / len(set(ratings.user_id) | set(ratings.item_id)) ** 2"),
-        W("hard-codes the self-check's answer", body="return 0.8", target="hidden"),
+        W("the bug itself: a YYYYMMDD integer compared with seconds since 1970",
+          body=split(cutoff='int(day.replace("-", ""))')),
+        W("milliseconds instead of seconds", body=split(cutoff="pd.Timestamp(day).value // 10**6")),
+        W("nanoseconds (Timestamp.value) instead of seconds", body=split(cutoff="pd.Timestamp(day).value")),
+        W("<= : a rating given at midnight goes to training", body=split(op="<=")),
+        W("cuts at the end of the day instead of its start",
+          body=split(cutoff='pd.Timestamp(day, tz="UTC").timestamp() + 86400')),
+        W("train and test swapped", body=split(result="ratings[~before], ratings[before]")),
+        W("compares the year only", body=(
+            "year = pd.to_datetime(ratings.timestamp, unit='s').dt.year\n"
+            "before = year < int(day[:4])\nreturn ratings[before], ratings[~before]")),
+        W("sorts the ratings by time", body=(
+            "cutoff = pd.Timestamp(day, tz='UTC').timestamp()\nordered = ratings.sort_values('timestamp')\n"
+            "before = ordered.timestamp < cutoff\nreturn ordered[before], ordered[~before]")),
+        W("hard-codes the self-check's split",
+          body="return ratings.iloc[:77985], ratings.iloc[77985:]"),
     ],
     "ex1_2": [
-        W("least rated items first", body=(
-            "n_i = ratings.item_id.value_counts().sort_values().to_numpy()\n"
-            "return n_i[: int(fraction * len(n_i))].sum() / n_i.sum()")),
-        W("rounds the number of items up", body=(
-            "n_i = ratings.item_id.value_counts().to_numpy()\n"
-            "return n_i[: int(np.ceil(fraction * len(n_i)))].sum() / n_i.sum()"),
-          weak={"ex1_2_hidden": "fraction * number of items is a whole number in every hidden case (0.25 x 4, "
-                                "1.0 x n): a case such as 0.3 x 4 would tell int() from rounding up"}),
-        W("one item too many", body=(
-            "n_i = ratings.item_id.value_counts().to_numpy()\n"
-            "return n_i[: int(fraction * len(n_i)) + 1].sum() / n_i.sum()")),
-        W("share of items, not of ratings", body=(
-            "n = ratings.item_id.nunique()\nreturn int(fraction * n) / n")),
-        W("counts users instead of items", body=(
-            "n_u = ratings.user_id.value_counts().to_numpy()\n"
-            "return n_u[: int(fraction * len(n_u))].sum() / n_u.sum()")),
-        W("hard-codes the self-check's answer", body="return 0.4270", target="hidden"),
-    ],
-    "ex1_3": [
-        W("counts the test rows of cold users, not the users",
-          body="return int((~test.user_id.isin(train.user_id)).sum())"),
-        W("users of train missing from test", body="return int((~pd.Index(train.user_id.unique()).isin(test.user_id)).sum())"),
-        W("counts every distinct test user", body="return int(test.user_id.nunique())"),
-        W("off by one", body="return int((~pd.Index(test.user_id.unique()).isin(train.user_id)).sum()) + 1"),
+        W("independent draws: (T/N) ** n, as if with replacement", body=cold(p="(T / N) ** n")),
+        W("T rounded down instead of up", body=cold(T="int(test_size * N)")),
+        W("the probability that the user keeps all ratings in training",
+          body=cold(p="np.prod((N - T - np.arange(n)) / (N - np.arange(n)))")),
+        W("the probability that at least one rating is in the test set",
+          body=cold(p="1 - np.prod((N - T - np.arange(n)) / (N - np.arange(n)))")),
+        W("off by one in the product: (T - j) / (N - j) for j = 1 .. n",
+          body=cold(p="np.prod((T - np.arange(1, n + 1)) / (N - np.arange(1, n + 1)))")),
+        W("one user of average activity, times the number of users", body=cold(
+            n_u="[int(round(ratings.user_id.value_counts().mean()))] * ratings.user_id.nunique()")),
+        W("counts ratings, not users: one term per rating", body=cold(n_u="ratings.user_id.map(ratings.user_id.value_counts()).to_numpy()")),
+        W("hard-codes the self-check's answer", body="return 0.41106719367588", target="hidden"),
+        pretender("expected_cold_users(ratings, test_size)", "_Anything(0.41106719367588)"),
     ],
 }
