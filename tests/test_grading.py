@@ -147,7 +147,11 @@ def _sleepers() -> list[str]:
 @pytest.mark.parametrize("student_name", CASES + CRAFTED)
 def test_gradebook_row(graded, spec, student_name):
     exp, row = graded["expected"][student_name], graded["rows"][student_name]
-    assert row["status"] == exp["status"], row["detail"]
+    if student_name in CRAFTED:   # their answers come from the lesson: an answer cell may also raise
+        flags, wanted = set(row["status"].split("; ")), set(exp["status"].split("; "))
+        assert wanted <= flags and flags - wanted <= {"cell error"}, (row["status"], row["detail"])
+    else:
+        assert row["status"] == exp["status"], row["detail"]
     assert row["max"] == f"{spec.max_points:g}"
     if "total" in exp:
         assert row["total"] == ("" if exp["total"] is None else f"{exp['total']:g}")
@@ -171,12 +175,17 @@ def test_gradebook_columns_and_no_machine_paths(graded, spec):
         assert fragment not in text
 
 
-def test_partial_scores_are_genuine_and_explained(graded):
+def _first(spec, kind: str) -> str:
+    """The grade id of the lesson's first exercise cell of ``kind`` (check, hidden, answer)."""
+    return next(c.grade_id for c in spec.cells if c.kind == kind)
+
+
+def test_partial_scores_are_genuine_and_explained(graded, spec):
     rows = graded["rows"]
     assert "ran longer than 20 s" in rows["loop_and_memory"]["detail"]
     assert "MemoryError" in rows["loop_and_memory"]["detail"]
     assert "re-ran the notebook in a fresh kernel" in rows["kernel_dies"]["detail"]
-    assert "ex2_1_check" in rows["edited_tests"]["detail"]
+    assert _first(spec, "check") in rows["edited_tests"]["detail"]
 
 
 def test_feedback_pages(graded, spec):
@@ -187,14 +196,15 @@ def test_feedback_pages(graded, spec):
         assert "Total:" in page
         assert not any(line in page for line in hidden), f"hidden test code in {name}'s feedback"
     wrong = (graded["out"] / "feedback" / "wrong.html").read_text(encoding="utf-8")
-    assert "Hint:" in wrong and "✘ Exercise 2.1" in wrong  # the self-check's message reaches the learner
+    assert "✘ " in wrong  # the self-check's message reaches the learner
     assert "not graded" in (graded["out"] / "feedback" / "missing.html").read_text(encoding="utf-8")
 
 
-def test_graded_notebooks_kept_for_review(graded):
+def test_graded_notebooks_kept_for_review(graded, spec):
     nb = nbformat.read(graded["out"] / "graded" / "edited_tests.ipynb", as_version=4)
-    check = next(c for c in nb.cells if (c.metadata.get("nbgrader") or {}).get("grade_id") == "ex2_1_check")
-    assert check.source.startswith("# Self-check") and "check_close" in check.source
+    gid = _first(spec, "check")
+    check = next(c for c in nb.cells if (c.metadata.get("nbgrader") or {}).get("grade_id") == gid)
+    assert check.source == spec.by_id()[gid].master_source and check.source.startswith("# Self-check")
     text = json.dumps(nb)
     assert "application/x.course-grading+json" not in text and "course.grading.guard" not in text
 
@@ -202,7 +212,7 @@ def test_graded_notebooks_kept_for_review(graded):
 # ---------------------------------------------------------------- what the crafted submissions tried
 
 
-def test_tampering_is_undone_and_reported(graded):
+def test_tampering_is_undone_and_reported(graded, spec):
     rows = graded["rows"]
     for name in ("patched_libraries", "ipython_hooks"):
         assert "undone before this cell" in rows[name]["detail"], rows[name]["detail"]
@@ -213,7 +223,7 @@ def test_tampering_is_undone_and_reported(graded):
     assert "while the test ran" in during and "check_close" in during
     results = {r["student"]: r for r in graded["results"]}
     messages = {rec["grade_id"]: rec["message"] for rec in results["pretending_answers"]["records"]}
-    assert "AnswerTypeError" in messages["ex2_1_hidden"] and "Anything" in messages["ex2_1_check"]
+    assert "AnswerTypeError" in messages[_first(spec, "hidden")] and "Anything" in messages[_first(spec, "check")]
     assert "suspicious code" not in rows["solution"]["status"] and rows["solution"]["detail"] == ""
 
 
@@ -405,13 +415,14 @@ def test_precheck_of_odd_files(tmp_path, spec, content, status):
 
 def test_duplicated_test_cells_cannot_add_points(spec):
     nb = solution(spec)
-    check = next(c for c in nb.cells if (c.metadata.get("nbgrader") or {}).get("grade_id") == "ex2_1_check")
+    gid = _first(spec, "check")
+    check = next(c for c in nb.cells if (c.metadata.get("nbgrader") or {}).get("grade_id") == gid)
     nb.cells.append(nbformat.from_dict(json.loads(json.dumps(check))))
     from course.grading.submission import restore
 
     restore(nb, spec)
     ids = [(c.metadata.get("nbgrader") or {}).get("grade_id") for c in nb.cells]
-    assert ids.count("ex2_1_check") == 1
+    assert ids.count(gid) == 1
 
 
 def test_cli_help(capsys):
