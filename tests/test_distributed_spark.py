@@ -167,3 +167,45 @@ def test_session_start_and_als_write_nothing_to_stdout_or_stderr():
     lines = done.stdout.splitlines()
     assert len(lines) == 1 and lines[0].startswith("rows ")
     assert int(lines[0].split()[-1]) > 0  # the JVM did talk: into the log, not the notebook
+
+
+def test_jvm_sizing_under_an_address_space_limit():
+    from course_lib.distributed.spark import jvm_options_for_limit
+
+    assert jvm_options_for_limit("2g", None) == ("2g", [], {})  # no limit: Spark's sizes, untouched
+    heap, options, env = jvm_options_for_limit("2g", 4096)      # the grading kernel's limit
+    assert heap == "1024m" and env == {"MALLOC_ARENA_MAX": "2"}
+    assert "-XX:ReservedCodeCacheSize=128m" in options and "-XX:CompressedClassSpaceSize=256m" in options
+    assert jvm_options_for_limit("512m", 4096)[0] == "512m"     # a smaller heap asked for is kept
+    assert jvm_options_for_limit("1g", 600)[0] == "256m"        # never below 256 MiB
+    assert jvm_options_for_limit("2048m", 16384)[0] == "2048m"
+    with pytest.raises(ValueError, match="is not a memory size"):
+        jvm_options_for_limit("two gigs", 4096)
+
+
+LIMITED_SCRIPT = textwrap.dedent("""
+    import resource
+    resource.setrlimit(resource.RLIMIT_AS, (4096 * 2**20, resource.RLIM_INFINITY))  # as a grading kernel
+    import numpy as np, pandas as pd
+    from pyspark import SparkContext
+    from course_lib.distributed.spark import spark_session
+    from course_lib.distributed.spark_als import fit_spark_als
+    rng = np.random.default_rng(0)
+    ratings = pd.DataFrame({"user_id": rng.integers(0, 30, 600), "item_id": rng.integers(0, 20, 600),
+                            "rating": rng.integers(1, 6, 600).astype(float)}).drop_duplicates(["user_id", "item_id"])
+    with spark_session() as spark:
+        als = fit_spark_als(spark, ratings, n_factors=3, n_epochs=2)
+        pid = SparkContext._gateway.proc.pid
+        limit = [line for line in open(f"/proc/{pid}/limits") if line.startswith("Max address space")][0].split()[3]
+        print("factors", als.user_factors.shape, "heap", spark.sparkContext.getConf().get("spark.driver.memory"),
+              "jvm limit", int(limit) // 2**20)
+""")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the JVM's limits from /proc")
+def test_spark_starts_under_the_grading_kernels_address_space_limit():
+    """A JVM with Spark's default sizes reserves ~4.9 GB of address space and dies under ``ulimit -v 4 GiB``
+    (measured: 'insufficient memory for the Java Runtime Environment'); sized to the limit, it runs."""
+    done = subprocess.run([sys.executable, "-c", LIMITED_SCRIPT], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["factors", "(30,", "3)", "heap", "1024m", "jvm", "limit", "4096"]
