@@ -2,64 +2,71 @@
 
 from course.grading.strength import WrongAnswer as W, pretender
 
+BIAS = """r, b_u, w = (np.asarray(x, dtype=float) for x in (r, b_u, w))
+return float({numerator} / ({denominator}))"""
+RANDOM = """catalogue = {catalogue}
+seen = train.groupby("user_id").item_id.agg(set)
+per_user = []
+for u, items in test.groupby("user_id").item_id:
+    C_u = {candidates}
+    per_user.append({share})
+return float(np.mean(per_user))"""
+PERFECT = """n_T = {n_T}
+hits = {hits}
+return {result}"""
+
+
+def bias(numerator="np.sum(w * (r - mu - b_u))", denominator="reg + np.sum(w)"):
+    return BIAS.format(numerator=numerator, denominator=denominator)
+
+
+def random(catalogue="set(train.item_id)", candidates="catalogue - seen.get(u, set())",
+           share="len(set(items) & C_u) / len(C_u)"):
+    return RANDOM.format(catalogue=catalogue, candidates=candidates, share=share)
+
+
+def perfect(n_T='test.groupby("user_id").size().to_numpy()', hits="np.minimum(k, n_T)",
+            result="float(np.mean(hits / k)), float(np.mean(hits / n_T))"):
+    return PERFECT.format(n_T=n_T, hits=hits, result=result)
+
+
 WRONG = {
     "ex2_1": [
-        W("mean absolute error instead of RMSE",
-          body="return float(np.mean(np.abs(np.asarray(r, dtype=float) - np.asarray(r_hat, dtype=float))))"),
-        W("forgets the square root (MSE)",
-          body="return float(np.mean((np.asarray(r, dtype=float) - np.asarray(r_hat, dtype=float)) ** 2))"),
-        W("divides by n - 1", body=(
-            "d = np.asarray(r, dtype=float) - np.asarray(r_hat, dtype=float)\n"
-            "return float(np.sqrt(np.sum(d ** 2) / (len(d) - 1)))")),
-        W("calls the library instead of computing it from scratch", body="return float(metrics.rmse(r, r_hat))",
-          weak={"ex2_1_check": "the values are right: a test cannot see where they come from",
-                "ex2_1_hidden": "the values are right; the test could make metrics.rmse raise while it calls my_rmse"}),
-        W("hard-codes the self-check's answer", body="return float(np.sqrt(5 / 3))", target="hidden"),
-        pretender("my_rmse(r, r_hat)"),
+        W("ignores the weights (the lesson's unweighted formula)", body=bias("np.sum(r - mu - b_u)", "reg + len(r)")),
+        W("weights in the numerator only, the count of ratings below", body=bias(denominator="reg + len(r)")),
+        W("the penalty weighted too: lambda times the sum of weights", body=bias(denominator="reg * np.sum(w) + np.sum(w)")),
+        W("forgets the penalty", body=bias(denominator="np.sum(w)")),
+        W("adds the user biases instead of subtracting them", body=bias(numerator="np.sum(w * (r - mu + b_u))")),
+        W("the penalty in the numerator", body=bias(numerator="np.sum(w * (r - mu - b_u)) - reg", denominator="np.sum(w)")),
+        W("the weighted mean rating minus mu, without the user biases", body=bias(numerator="np.sum(w * (r - mu))")),
+        W("hard-codes the self-check's answer", body="return 0.3", target="hidden"),
+        pretender("weighted_item_bias(r, b_u, w, mu, reg)", "_Anything(0.3)"),
     ],
     "ex2_2": [
-        W("forgets to subtract the user biases", body=(
-            "residual = train.rating - mu\n"
-            "grouped = residual.groupby(train.item_id)\n"
-            "return {i: s / (reg_i + n) for i, s, n in zip(grouped.sum().index, grouped.sum(), grouped.size())}"),
-          weak={"ex2_2_check": "the self-check passes b_u = 0",
-                "ex2_2_hidden": "the hidden tests also call item_biases with every user bias 0 only"}),
-        W("adds the user biases instead of subtracting them", body=(
-            "residual = train.rating - mu + train.user_id.map(b_u)\n"
-            "grouped = residual.groupby(train.item_id)\n"
-            "return {i: s / (reg_i + n) for i, s, n in zip(grouped.sum().index, grouped.sum(), grouped.size())}"),
-          weak={"ex2_2_check": "the self-check passes b_u = 0",
-                "ex2_2_hidden": "the hidden tests also call item_biases with every user bias 0 only"}),
-        W("no regularisation", body=(
-            "residual = train.rating - mu - train.user_id.map(b_u)\n"
-            "return residual.groupby(train.item_id).mean().to_dict()")),
-        W("regularisation in the numerator", body=(
-            "residual = train.rating - mu - train.user_id.map(b_u)\n"
-            "grouped = residual.groupby(train.item_id)\n"
-            "return {i: (s - reg_i) / n for i, s, n in zip(grouped.sum().index, grouped.sum(), grouped.size())}")),
-        W("hard-codes the self-check's answer", body="return {2: (4 + 5 + 2 - 3 * mu) / 13}", target="hidden"),
-        pretender("item_biases(train, mu, b_u, reg_i=10)", "{i: _Anything(0.0) for i in train.item_id.unique()}"),
+        W("divides by the whole catalogue, the user's seen movies included",
+          body=random(share="len(set(items) & C_u) / len(catalogue)")),
+        W("counts test movies outside the catalogue as possible hits", body=random(share="len(set(items)) / len(C_u)")),
+        W("the ratio of the totals instead of the mean over users", body=(
+            "catalogue = set(train.item_id)\nseen = train.groupby('user_id').item_id.agg(set)\nhits = size = 0\n"
+            "for u, items in test.groupby('user_id').item_id:\n    C_u = catalogue - seen.get(u, set())\n"
+            "    hits += len(set(items) & C_u)\n    size += len(C_u)\nreturn hits / size")),
+        W("catalogue of train and test together",
+          body=random(catalogue="set(train.item_id) | set(test.item_id)")),
+        W("k over the number of candidates (hits assumed)", body=random(share="10 / len(C_u)")),
+        W("the share of the user's ratings that are in the test set",
+          body=random(share="len(items) / (len(items) + len(seen.get(u, set())))")),
+        W("hard-codes the self-check's answer", body="return 0.017817599409476", target="hidden"),
+        pretender("random_precision(train, test)", "_Anything(0.017817599409476)"),
     ],
     "ex2_3": [
-        W("DCG without the ideal-DCG normalisation", body=(
-            "gains = np.array([item in relevant for item in recommended[:k]], dtype=float)\n"
-            "return float((gains / np.log2(np.arange(2, len(gains) + 2))).sum())")),
-        W("ideal DCG over k positions instead of min(k, |T|)", body=(
-            "gains = np.array([item in relevant for item in recommended[:k]], dtype=float)\n"
-            "discounts = 1 / np.log2(np.arange(2, k + 2))\n"
-            "return float((gains * discounts[: len(gains)]).sum() / discounts.sum())")),
-        W("discounts shifted by one position", body=(
-            "gains = np.array([item in relevant for item in recommended[:k]], dtype=float)\n"
-            "discounts = 1 / np.log2(np.arange(3, k + 3))\n"
-            "idcg = discounts[: min(k, len(relevant))].sum()\n"
-            "return float((gains * discounts[: len(gains)]).sum() / idcg)")),
-        W("ignores the cut-off k in the gains", body=(
-            "gains = np.array([item in relevant for item in recommended], dtype=float)\n"
-            "discounts = 1 / np.log2(np.arange(2, len(gains) + 2))\n"
-            "idcg = discounts[: min(k, len(relevant))].sum()\n"
-            "return float((gains * discounts).sum() / idcg)"),
-          weak={"ex2_3_check": "the worked example has no hit beyond position k"}),
-        W("hard-codes the self-check's answer", body="return float(NDCG)", target="hidden"),
-        pretender("ndcg(recommended, relevant, k)"),
+        W("a perfect list is all hits: precision and recall 1", body="return 1.0, 1.0"),
+        W("precision min(k, |T|)/k, but recall 1", body=perfect(result="float(np.mean(hits / k)), 1.0")),
+        W("hits = |T| without the cut at k", body=perfect(hits="n_T")),
+        W("precision and recall swapped", body=perfect(result="float(np.mean(hits / n_T)), float(np.mean(hits / k))")),
+        W("averages over test rows, not users (heavy users count more)",
+          body=perfect(n_T='test.user_id.map(test.user_id.value_counts()).to_numpy()')),
+        W("ratio of totals instead of the mean over users",
+          body=perfect(result="float(hits.sum() / (k * len(n_T))), float(hits.sum() / n_T.sum())")),
+        W("hard-codes the self-check's answer", body="return 0.899681866384, 0.611515842456", target="hidden"),
     ],
 }
