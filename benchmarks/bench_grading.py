@@ -117,8 +117,8 @@ def write_markdown(data: dict, path: Path) -> None:
     lines += ["", "Every submission runs the whole lesson in its own kernel, so the lesson's own run time × 30 / jobs "
               "is a floor. Floors from the run times in benchmarks/results/notebooks.json (one kernel, idle machine):", "",
               "| lesson | run time s | floor for 30, s | measured here |", "| --- | --- | --- | --- |"]
-    for lesson in ready_lessons():
-        seconds = runs.get(lesson.file)
+    for lesson in ready_lessons():   # matched by name: lessons get renumbered
+        seconds = next((v for k, v in runs.items() if k[3:] == lesson.file[3:]), None)
         floor = f"{seconds * 30 / data['jobs']:.0f}" if seconds else "?"
         lines.append(f"| {lesson.file[:-6]} | {seconds if seconds else '?'} | {floor} | "
                      f"{'no' if lesson.file in missing else 'yes'} |")

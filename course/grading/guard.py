@@ -500,7 +500,6 @@ class Guard:
             except Exception:  # noqa: BLE001 - the lesson will report its own import errors
                 pass
         self.state = Snapshot(plan.get("protect", PROTECTED))
-        self.eager = set(self.state.modules)
         self.shell, self.kernel = shell, kernel
         self.builtins = dict(builtins.__dict__)
         self.builtins["get_ipython"] = shell.get_ipython
