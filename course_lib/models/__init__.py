@@ -8,14 +8,17 @@ them with :func:`save_model` / :func:`load_model`.
 
 from .base import NotFittedError, Prediction, Recommender, UnknownIdError, check_is_fitted
 from .baselines import BaselineOnly, GlobalMean, Popularity
+from .co_clustering import CoClustering
 from .factorization import ALS, BPRMF, NMF, BiasedMF, FunkSVD, PureSVD
 from .implicit import EASE, ImplicitALS, ItemKNN
 from .neighbors import KNN, KNNBaseline, KNNBasic, KNNWithMeans
 from .persistence import load_model, save_model
 from .sequential import LastItemKNN
+from .slope_one import SlopeOne
+from .svdpp import SVDpp
 from .training import DivergenceError
 
-__all__ = ["ALS", "BPRMF", "BaselineOnly", "BiasedMF", "DivergenceError", "EASE", "FunkSVD", "GlobalMean",
-           "ImplicitALS", "ItemKNN", "KNN", "KNNBaseline", "KNNBasic", "KNNWithMeans", "LastItemKNN", "NMF",
-           "NotFittedError", "Popularity", "Prediction", "PureSVD", "Recommender", "UnknownIdError",
-           "check_is_fitted", "load_model", "save_model"]
+__all__ = ["ALS", "BPRMF", "BaselineOnly", "BiasedMF", "CoClustering", "DivergenceError", "EASE", "FunkSVD",
+           "GlobalMean", "ImplicitALS", "ItemKNN", "KNN", "KNNBaseline", "KNNBasic", "KNNWithMeans", "LastItemKNN",
+           "NMF", "NotFittedError", "Popularity", "Prediction", "PureSVD", "Recommender", "SVDpp", "SlopeOne",
+           "UnknownIdError", "check_is_fitted", "load_model", "save_model"]
