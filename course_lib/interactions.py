@@ -52,6 +52,11 @@ class HeldOut(NamedTuple):
         """True where both the user and the item are known to training."""
         return (self.u >= 0) & (self.i >= 0)
 
+    def known_triples(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(u, i, r)`` of the rows whose user and item training knows (what a validation loss can score)."""
+        known = self.known
+        return self.u[known], self.i[known], self.r[known]
+
     def __len__(self) -> int:  # the number of rows, not of fields
         return len(self.r)
 

@@ -41,7 +41,7 @@ from ..interactions import HeldOut, Interactions
 from ..sampling import pair_keys, sample_unseen
 from ..validation import check_finite_number, check_positive_int, check_random_state
 from .base import Recommender
-from .training import DivergenceError, check_early_stopping, holdout, run_epochs
+from .training import DivergenceError, check_early_stopping, run_epochs, split_validation
 
 __all__ = ["ALS", "BPRMF", "BiasedMF", "DivergenceError", "FunkSVD", "NMF", "PureSVD"]
 
@@ -69,11 +69,7 @@ class _FactorModel(Recommender):
                               rng) -> tuple[np.ndarray, HeldOut | None]:
         """Training rows and validation ratings: ``fit``'s ``validation``, or with early stopping and none
         given, a random ``validation_fraction`` of the training ratings (then left out of training)."""
-        idx = np.arange(data.n_ratings)
-        if validation is None and patience is not None:
-            idx, val_idx = holdout(data.n_ratings, self.validation_fraction, _generator(rng))
-            validation = HeldOut(data.u[val_idx].astype(np.int64), data.i[val_idx].astype(np.int64), data.r[val_idx])
-        return idx, validation
+        return split_validation(data, validation, patience, self.validation_fraction, _generator(rng))
 
     def _run_epochs(self, n_epochs: int, patience: int | None, epoch_fn, validation, desc: str) -> None:
         """Call ``epoch_fn(epoch) -> (loss, train_rmse or None)`` up to ``n_epochs`` times, keeping score."""

@@ -5,6 +5,8 @@ the same code; the Keras models use Keras's own ``EarlyStopping`` callback with 
 
 * :func:`holdout` - a random share of the training rows held out for validation (one splitter
   for every model: ``validation_fraction``);
+* :func:`split_validation` - which rows train and which ratings validate: ``fit``'s ``validation``,
+  or that held-out share when early stopping is on;
 * :func:`run_epochs` - call an epoch function up to ``n_epochs`` times, record ``history_``,
   validate after every epoch, stop after ``n_iter_no_change`` epochs without improvement and restore
   the best epoch's parameters (``early_stopping``), and raise :class:`DivergenceError` on a NaN loss.
@@ -22,9 +24,10 @@ from collections.abc import Callable, Mapping
 import numpy as np
 import pandas as pd
 
+from ..interactions import HeldOut, Interactions
 from ..validation import check_finite_number, check_positive_int
 
-__all__ = ["DivergenceError", "check_early_stopping", "holdout", "run_epochs"]
+__all__ = ["DivergenceError", "check_early_stopping", "holdout", "run_epochs", "split_validation"]
 
 
 class DivergenceError(FloatingPointError):
@@ -43,6 +46,21 @@ def holdout(n: int, fraction: float, rng: np.random.Generator) -> tuple[np.ndarr
     perm = rng.permutation(n)
     n_val = int(round(share * n))
     return np.sort(perm[n_val:]), np.sort(perm[:n_val])
+
+
+def split_validation(data: Interactions, validation: HeldOut | None, patience: int | None, fraction: float,
+                     rng: np.random.Generator) -> tuple[np.ndarray, HeldOut | None]:
+    """Training rows of ``data`` and the validation ratings: the one rule of every iterative model.
+
+    ``fit``'s ``validation`` when given (all training rows are trained on); otherwise, with early
+    stopping on (``patience`` not ``None``), a random share ``fraction`` of the training ratings held
+    out by :func:`holdout` and left out of training; otherwise no validation.
+    """
+    idx = np.arange(data.n_ratings)
+    if validation is None and patience is not None:
+        idx, val_idx = holdout(data.n_ratings, fraction, rng)
+        validation = HeldOut(data.u[val_idx].astype(np.int64), data.i[val_idx].astype(np.int64), data.r[val_idx])
+    return idx, validation
 
 
 def check_early_stopping(model) -> int | None:

@@ -44,3 +44,19 @@ def check_shape(x: np.ndarray, expected: tuple[int, ...], name: str, meaning: st
             f"{name} must have shape {tuple(expected)} {meaning}; dimension {axis} is {x.shape[axis]}, "
             f"expected {expected[axis]} (got shape {x.shape})"
         )
+
+
+class LayerStack:
+    """What a stack of layers shares: ``layers``, and ``params`` / ``grads`` gathered layer by layer."""
+
+    layers: list
+
+    @property
+    def params(self) -> list[np.ndarray]:
+        """Every layer's parameters in order (the arrays themselves: optimisers update them in place)."""
+        return [p for layer in self.layers for p in layer.params]
+
+    @property
+    def grads(self) -> list[np.ndarray]:
+        """Every layer's gradients after ``backward``, in the order of :attr:`params`."""
+        return [g for layer in self.layers for g in layer.grads]

@@ -81,7 +81,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ._shapes import ShapeError, as_float_array, check_dim, check_ndim, check_shape
+from ._shapes import LayerStack, ShapeError, as_float_array, check_dim, check_ndim, check_shape
 
 __all__ = ["fm_pairwise_naive", "fm_pairwise", "FactorizationMachine", "FMInteraction", "CrossLayer",
            "CrossNetwork"]
@@ -372,7 +372,7 @@ class CrossLayer:
         return f"CrossLayer(d={self.d}{rank}, diag_scale={self.diag_scale})"
 
 
-class CrossNetwork:
+class CrossNetwork(LayerStack):
     r"""A stack of :class:`CrossLayer`: :math:`x_{l+1} = x_0 \odot (W_l x_l + b_l) + x_l`, :math:`x_0` = the input.
 
     :meth:`forward` takes ``x0`` (d,) or (batch, d); :meth:`backward` returns dL/dx0, summed over
@@ -392,14 +392,6 @@ class CrossNetwork:
     def init(cls, d: int, n_layers: int, rank: int | None = None, *, random_state=None) -> CrossNetwork:
         rng = np.random.default_rng(random_state)
         return cls([CrossLayer.init(d, rank, random_state=rng) for _ in range(n_layers)])
-
-    @property
-    def params(self) -> list[np.ndarray]:
-        return [p for layer in self.layers for p in layer.params]
-
-    @property
-    def grads(self) -> list[np.ndarray]:
-        return [g for layer in self.layers for g in layer.grads]
 
     def forward(self, x0) -> np.ndarray:
         x = x0

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ._shapes import ShapeError, as_float_array, check_dim, check_shape
+from ._shapes import LayerStack, ShapeError, as_float_array, check_dim, check_shape
 from .activations import activation_backward, get_activation
 
 __all__ = ["Dense", "MLP"]
@@ -100,7 +100,7 @@ class Dense:
                 f"activation={self.activation!r})")
 
 
-class MLP:
+class MLP(LayerStack):
     r"""A stack of :class:`Dense` layers: :math:`h_l = f_l(W_l h_{l-1} + b_l)`, :math:`h_0 = x`."""
 
     def __init__(self, layers: Sequence[Dense]):
@@ -132,16 +132,6 @@ class MLP:
         elif len(activations) != n:
             raise ValueError(f"{n} layers need {n} activations, got {len(activations)}")
         return cls([Dense.init(sizes[k], sizes[k + 1], activations[k], random_state=rng) for k in range(n)])
-
-    @property
-    def params(self) -> list[np.ndarray]:
-        """[W_1, b_1, W_2, b_2, ...] (the arrays themselves: optimisers update them in place)."""
-        return [p for layer in self.layers for p in layer.params]
-
-    @property
-    def grads(self) -> list[np.ndarray]:
-        """[dW_1, db_1, ...] after :meth:`backward`, in the order of :attr:`params`."""
-        return [g for layer in self.layers for g in layer.grads]
 
     def forward(self, x) -> np.ndarray:
         h = x

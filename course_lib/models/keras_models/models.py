@@ -7,7 +7,7 @@ can fit both on the same split and compare them with the same metrics:
 * Adam; the PyTorch ``weight_decay`` :math:`wd` (coupled L2, gradient :math:`wd\,\theta`)
   corresponds to an L2 regulariser of :math:`wd/2` on every embedding here;
 * a ``validation_fraction`` of the training ratings held out (the course's one splitter,
-  :func:`course_lib.models.training.holdout`) or ``fit(train, validation=val)``, and Keras's own
+  :func:`course_lib.models.training.split_validation`) or ``fit(train, validation=val)``, and Keras's own
   ``EarlyStopping`` callback (``n_iter_no_change`` epochs, best weights restored);
 * every epoch's examples come from a ``keras.utils.PyDataset`` that shuffles with the model's
   generator (and, for NeuMF, redraws the negatives with :func:`course_lib.sampling.sample_unseen`);
@@ -30,7 +30,7 @@ from ...interactions import HeldOut, Interactions
 from ...sampling import pair_keys, sample_unseen
 from ...validation import check_finite_number, check_positive_int, check_random_state, derive_seed
 from ..base import Recommender
-from ..training import check_early_stopping, holdout
+from ..training import check_early_stopping, split_validation
 
 __all__ = ["DotProduct", "NeuMF", "build_dot_product", "build_neumf"]
 
@@ -163,12 +163,8 @@ class _KerasRecommender(Recommender):
         patience = check_early_stopping(self)
         rng = check_random_state(self.random_state)
         self.seed_ = derive_seed(rng) % (2**31 - 1)
-        idx, val = np.arange(data.n_ratings), None
-        if validation is not None:
-            val = (validation.u[validation.known], validation.i[validation.known], validation.r[validation.known])
-        elif patience is not None:
-            idx, val_idx = holdout(data.n_ratings, self.validation_fraction, rng)
-            val = (data.u[val_idx], data.i[val_idx], data.r[val_idx])
+        idx, held = split_validation(data, validation, patience, self.validation_fraction, rng)
+        val = None if held is None else held.known_triples()
         self.net_ = self.build_network()
         self.net_.compile(optimizer=keras.optimizers.Adam(check_finite_number(self.lr, "lr", minimum=0, strict=True),
                                                           epsilon=1e-8), loss=loss)

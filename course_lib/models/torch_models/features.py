@@ -38,7 +38,7 @@ from ...interactions import HeldOut, Interactions
 from ...sampling import pair_keys
 from ...validation import check_finite_number, check_positive_int, check_random_state, check_ratings
 from ..base import Recommender
-from ..training import check_early_stopping, holdout
+from ..training import check_early_stopping, split_validation
 from .training import fit_pairs, score_all_batched, torch_random
 
 __all__ = ["USER_FEATURES", "ITEM_FEATURES", "AttentionFusion", "ConcatFusion", "FeatureAware",
@@ -320,13 +320,8 @@ class FeatureAware(Recommender):
         self.user_rows_ = np.concatenate([data.user_ids, np.asarray(extra_u, dtype=data.user_ids.dtype)])
         self.item_rows_ = np.concatenate([data.item_ids, np.asarray(extra_i, dtype=data.item_ids.dtype)])
         rng = check_random_state(self.random_state)
-        idx, val = np.arange(data.n_ratings), None
-        if validation is not None:
-            known = validation.known
-            val = (validation.u[known], validation.i[known], validation.r[known])
-        elif patience is not None:
-            idx, val_idx = holdout(data.n_ratings, self.validation_fraction, rng)
-            val = (data.u[val_idx].astype(np.int64), data.i[val_idx].astype(np.int64), data.r[val_idx])
+        idx, held = split_validation(data, validation, patience, self.validation_fraction, rng)
+        val = None if held is None else held.known_triples()
         with torch_random(rng):
             self.net_ = self.build_network()
             self.history_, self.best_epoch_ = fit_pairs(

@@ -18,7 +18,7 @@ from ...interactions import HeldOut, Interactions
 from ...sampling import pair_keys
 from ...validation import check_finite_number, check_positive_int, check_random_state
 from ..base import Recommender, check_is_fitted
-from ..training import check_early_stopping, holdout
+from ..training import check_early_stopping, split_validation
 from .networks import DotProductNet, GMFNet, MLPNet, NeuMFNet
 from .training import OBJECTIVES, fit_pairs, score_all_batched, torch_random
 
@@ -81,14 +81,8 @@ class _NeuralRecommender(Recommender):
         self._check_common()
         patience = check_early_stopping(self)
         rng = check_random_state(self.random_state)
-        idx = np.arange(data.n_ratings)
-        val = None
-        if validation is not None:
-            known = validation.known
-            val = (validation.u[known], validation.i[known], validation.r[known])
-        elif patience is not None:
-            idx, val_idx = holdout(data.n_ratings, self.validation_fraction, rng)
-            val = (data.u[val_idx].astype(np.int64), data.i[val_idx].astype(np.int64), data.r[val_idx])
+        idx, held = split_validation(data, validation, patience, self.validation_fraction, rng)
+        val = None if held is None else held.known_triples()
         with torch_random(rng):
             self.net_ = self.build_network()
             self._init_from_pretrained()
