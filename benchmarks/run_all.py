@@ -18,6 +18,8 @@ stage           full run                                                        
 ``scaling``     bench_scaling.py: 100k, 1M, 10M (10M last, 600 s per run)        100k and 1M
 ``ranking``     bench_ranking.py (tuned single seed; writes results/ranking.md)  skipped
 ``features``    bench_features_sequences.py (lessons 08-09 models, 3 seeds)      skipped
+``ann``         bench_ann.py: 1M synthetic items + MovieLens (~35 min)           100,000 items (results/quick/)
+``two_stage``   bench_two_stage.py: two towers x 3 seeds, ANN, pipeline latency  1 seed, no Keras
 ``notebooks``   bench_notebooks.py: every lesson, fresh kernel, one thread       skipped (kept as measured)
 ``report``      report.py: results/summary.md + README section                   summary only (no README)
 ==============  ===============================================================  ===========================
@@ -44,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-STAGES = ["surprise", "seeds", "epochs", "scaling", "ranking", "features", "notebooks", "report"]
+STAGES = ["surprise", "seeds", "epochs", "scaling", "ranking", "features", "ann", "two_stage", "notebooks", "report"]
 
 
 def commands(quick: bool) -> dict[str, list[str] | None]:
@@ -57,6 +59,8 @@ def commands(quick: bool) -> dict[str, list[str] | None]:
             "scaling": py + [str(HERE / "bench_scaling.py"), "--sizes", "100k,1M", "--timeout", "300"],
             "ranking": None,
             "features": None,
+            "ann": py + [str(HERE / "bench_ann.py"), "--quick"],
+            "two_stage": py + [str(HERE / "bench_two_stage.py"), "--quick"],
             "notebooks": None,
             "report": py + [str(HERE / "report.py"), "--no-readme", "--command",
                             ".venv/bin/python benchmarks/run_all.py --quick"],
@@ -68,6 +72,8 @@ def commands(quick: bool) -> dict[str, list[str] | None]:
         "scaling": py + [str(HERE / "bench_scaling.py"), "--sizes", "100k,1M,10M", "--timeout", "600"],
         "ranking": py + [str(HERE / "bench_ranking.py")],
         "features": py + [str(HERE / "bench_features_sequences.py")],
+        "ann": py + [str(HERE / "bench_ann.py")],
+        "two_stage": py + [str(HERE / "bench_two_stage.py")],
         "notebooks": py + [str(HERE / "bench_notebooks.py")],
         "report": py + [str(HERE / "report.py"), "--command", ".venv/bin/python benchmarks/run_all.py"],
     }

@@ -134,6 +134,10 @@ def profile_problems(torch: bool = False) -> list[str]:
 
         if config.CPU_NAME != NUMERIC_PROFILE["NUMBA_CPU_NAME"] or config.CPU_FEATURES != "":
             problems.append("Numba compiles for the host CPU (imported before NUMBA_CPU_NAME was set)")
+    if "faiss" in sys.modules:
+        level = sys.modules["faiss"].SIMDConfig.get_level_name()
+        if level != NUMERIC_PROFILE["FAISS_SIMD_LEVEL"]:
+            problems.append(f"faiss runs its {level} kernels (imported before FAISS_SIMD_LEVEL was set)")
     if torch and "torch" in sys.modules:
         import torch as _torch
 
