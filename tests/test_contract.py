@@ -52,7 +52,7 @@ FAST = {"BiasedMF": dict(n_factors=8, n_epochs=5), "FunkSVD": dict(n_factors=8, 
 
 #: models whose estimate for an unknown item is a rule of their own (a bias model's mu + b_u, the
 #: global mean itself), not flagged as impossible, exactly as Surprise's BaselineOnly and SVD do
-OWN_RULE_FOR_UNKNOWN = {"GlobalMean", "BaselineOnly", "BiasedMF", "ALS"}
+OWN_RULE_FOR_UNKNOWN = {"GlobalMean", "BaselineOnly", "BiasedMF", "ALS", "SVDpp", "CoClustering"}
 
 
 def make(cls, **extra) -> Recommender:

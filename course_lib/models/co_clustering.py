@@ -39,12 +39,12 @@ import numpy as np
 
 from ..interactions import HeldOut, Interactions
 from ..validation import check_positive_int, check_random_state
-from .factorization import _FactorModel
+from .factorization import FactorModel
 
 __all__ = ["CoClustering"]
 
 
-class CoClustering(_FactorModel):
+class CoClustering(FactorModel):
     r"""Co-clustering of users and items; with the defaults, Surprise's ``CoClustering`` bit for bit.
 
     .. math::
@@ -171,7 +171,7 @@ class CoClustering(_FactorModel):
         return est, np.zeros(len(u), dtype=bool)
 
     def _fallback_scores(self, user_ids):
-        return super(_FactorModel, self)._fallback_scores(user_ids)
+        return super(FactorModel, self)._fallback_scores(user_ids)
 
     def _scores(self, users):
         users = np.asarray(users)

@@ -49,12 +49,12 @@ __all__ = ["ALS", "BPRMF", "BiasedMF", "DivergenceError", "FunkSVD", "NMF", "Pur
 # ---------------------------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------------------------
-def _exact_dots(P: np.ndarray, Q: np.ndarray, u: np.ndarray, i: np.ndarray) -> np.ndarray:
+def exact_dots(P: np.ndarray, Q: np.ndarray, u: np.ndarray, i: np.ndarray) -> np.ndarray:
     """``np.dot(Q[i], P[u])`` pair by pair, as Surprise's ``estimate`` computes it (same bits)."""
     return np.fromiter((np.dot(Q[b], P[a]) for a, b in zip(u.tolist(), i.tolist())), dtype=np.float64, count=len(u))
 
 
-class _FactorModel(Recommender):
+class FactorModel(Recommender):
     """Shared machinery: the epoch loop (:func:`~course_lib.models.training.run_epochs`) with validation
     RMSE, early stopping and divergence checks. Subclasses define ``_state_names`` (the learned arrays)."""
 
@@ -113,7 +113,7 @@ class _FactorModel(Recommender):
         return self._estimate(u, i)
 
 
-def _user_major(data: Interactions, idx: np.ndarray) -> np.ndarray:
+def user_major(data: Interactions, idx: np.ndarray) -> np.ndarray:
     """Positions in ``idx`` (training rows) visiting them user by user, training order within a user."""
     if len(idx) == data.n_ratings:
         return data.user_major_order()
@@ -263,7 +263,7 @@ def _sgd_epoch_fast(us, is_, rs, mu, bu, bi, P, Q, lr_bu, lr_bi, lr_pu, lr_qi,
     return sse
 
 
-class BiasedMF(_FactorModel):
+class BiasedMF(FactorModel):
     r"""Biased matrix factorisation trained by SGD; **with the defaults, Surprise's ``SVD`` bit for bit**.
 
     .. math::
@@ -369,7 +369,7 @@ class BiasedMF(_FactorModel):
         self.b_u_ = np.zeros(data.n_users)
         self.b_i_ = np.zeros(data.n_items)
         idx, validation = self._split_for_validation(data, validation, patience, rng)
-        order = idx[_user_major(data, idx)]
+        order = idx[user_major(data, idx)]
         us, is_, rs = data.u[order], data.i[order], data.r[order]
         biased = bool(self.biased)
         mu = data.global_mean if biased else 0.0
@@ -395,7 +395,7 @@ class BiasedMF(_FactorModel):
         known_u, known_i = u >= 0, i >= 0
         both = known_u & known_i
         dots = np.zeros(len(u))
-        dots[both] = _exact_dots(self.user_factors_, self.item_factors_, u[both], i[both])
+        dots[both] = exact_dots(self.user_factors_, self.item_factors_, u[both], i[both])
         if self.biased:
             est = self.global_mean_ + np.where(known_u, self.b_u_[np.where(known_u, u, 0)], 0.0)
             est = est + np.where(known_i, self.b_i_[np.where(known_i, i, 0)], 0.0)
@@ -474,7 +474,7 @@ def _ridge_side(pattern: sp.csr_matrix, target: sp.csr_matrix, X: np.ndarray, la
     return np.linalg.solve(A, b[:, :, None])[:, :, 0]
 
 
-class ALS(_FactorModel):
+class ALS(FactorModel):
     r"""Alternating least squares for explicit ratings, with biases and weighted-lambda regularisation.
 
     .. math::
@@ -617,7 +617,7 @@ def _nmf_epoch(us, is_, rs, mu, bu, bi, P, Q, n_u, n_i, lr_bu, lr_bi, reg_bu, re
     return sse
 
 
-class NMF(_FactorModel):
+class NMF(FactorModel):
     r"""Non-negative matrix factorisation :math:`R \approx W H` with :math:`W = P \ge 0`, :math:`H = Q^\top \ge 0`.
 
     .. math::
@@ -691,7 +691,7 @@ class NMF(_FactorModel):
         self.b_u_ = np.zeros(data.n_users)
         self.b_i_ = np.zeros(data.n_items)
         idx, validation = self._split_for_validation(data, validation, patience, rng)
-        order = idx[_user_major(data, idx)]
+        order = idx[user_major(data, idx)]
         us, is_, rs = data.u[order], data.i[order], data.r[order]
         n_u = np.bincount(us, minlength=data.n_users).astype(float)
         n_i = np.bincount(is_, minlength=data.n_items).astype(float)
@@ -753,7 +753,7 @@ def _bpr_epoch(us, is_, js, P, Q, bi, lr, reg, reg_b):  # pragma: no cover - com
     return total
 
 
-class BPRMF(_FactorModel):
+class BPRMF(FactorModel):
     r"""Bayesian personalised ranking with matrix factorisation, for implicit feedback.
 
     Every training row (whatever its rating) is a positive interaction. BPR learns to score a

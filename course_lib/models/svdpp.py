@@ -54,7 +54,7 @@ from numba.extending import intrinsic
 
 from ..interactions import HeldOut, Interactions
 from ..validation import check_finite_number, check_random_state
-from .factorization import _exact_dots, _FactorModel, _user_major
+from .factorization import exact_dots, FactorModel, user_major
 
 __all__ = ["SVDpp"]
 
@@ -229,7 +229,7 @@ def _implicit_sums(starts, is_, Y):  # pragma: no cover - compiled
     return Z
 
 
-class SVDpp(_FactorModel):
+class SVDpp(FactorModel):
     r"""SVD++ (Koren 2008): biased MF plus implicit feedback; **with the defaults, Surprise's ``SVDpp`` bit for bit**.
 
     .. math::
@@ -328,7 +328,7 @@ class SVDpp(_FactorModel):
         self.b_u_ = np.zeros(data.n_users)
         self.b_i_ = np.zeros(data.n_items)
         idx, validation = self._split_for_validation(data, validation, patience, rng)
-        order = idx[_user_major(data, idx)]
+        order = idx[user_major(data, idx)]
         us, is_, rs = data.u[order], data.i[order].astype(np.int64), data.r[order]
         starts = _user_starts(us.astype(np.int64), data.n_users)
         self._starts, self._items = starts, is_  # I_u of the rows trained on (for the implicit sums)
@@ -371,7 +371,7 @@ class SVDpp(_FactorModel):
         known_u, known_i = u >= 0, i >= 0
         both = known_u & known_i
         dots = np.zeros(len(u))
-        dots[both] = _exact_dots(self.user_factors_ + self.user_implicit_, self.item_factors_, u[both], i[both])
+        dots[both] = exact_dots(self.user_factors_ + self.user_implicit_, self.item_factors_, u[both], i[both])
         est = self.global_mean_ + np.where(known_u, self.b_u_[np.where(known_u, u, 0)], 0.0)
         est = est + np.where(known_i, self.b_i_[np.where(known_i, i, 0)], 0.0)
         return est + dots, np.zeros(len(u), dtype=bool)
