@@ -37,7 +37,7 @@ from ..base import Recommender
 from ..training import check_early_stopping
 from .training import fit_network, torch_random
 
-__all__ = ["Caser", "CaserNet", "GRU4Rec", "LSTMRec", "RNNNet", "seen_mask"]
+__all__ = ["Caser", "CaserNet", "GRU4Rec", "LSTMRec", "RNNNet", "hold_out_last_items", "seen_mask"]
 
 
 def seen_mask(x: torch.Tensor, n_items: int, before: torch.Tensor | None = None) -> torch.Tensor:
@@ -73,6 +73,30 @@ def _items_before(histories, x: np.ndarray, users: np.ndarray, n_items: int) -> 
             position[u] = {int(item): t for t, item in enumerate(histories[u])}
         out[k, histories[u][:position[u][int(first[0]) - 1]]] = True
     return torch.as_tensor(out)
+
+
+def hold_out_last_items(histories, validation: HeldOut | None, patience: int | None, fraction: float,
+                        rng: np.random.Generator):
+    """The validation rule of the next-item models: ``(training histories, validation users, targets)``.
+
+    ``fit``'s ``validation`` when given (its known users and items; every history is trained on);
+    otherwise, with early stopping on (``patience`` not ``None``), the last item of a random share
+    ``fraction`` of the users with at least three items, removed from their histories; otherwise no
+    validation (``None`` users).
+    """
+    if validation is not None:
+        known = validation.known
+        return histories, validation.u[known], validation.i[known]
+    if patience is None:
+        return histories, None, None
+    share = check_finite_number(fraction, "validation_fraction", minimum=0, strict=True)
+    if share > 1:
+        raise ValueError(f"validation_fraction must be in (0, 1], got {share}")
+    eligible = np.flatnonzero([len(h) >= 3 for h in histories])
+    users = np.sort(rng.permutation(eligible)[:int(round(share * len(eligible)))])
+    targets = np.array([histories[u][-1] for u in users], dtype=np.int64)
+    held = set(users.tolist())
+    return [h[:-1] if k in held else h for k, h in enumerate(histories)], users, targets
 
 
 class RNNNet(nn.Module):
@@ -195,20 +219,8 @@ class _SequenceRecommender(Recommender):
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), ignore_index=-1)
 
     def _validation_split(self, histories, validation: HeldOut | None, patience: int | None, rng):
-        """``(training histories, validation users, validation targets)`` (``None`` users: no validation)."""
-        if validation is not None:
-            known = validation.known
-            return histories, validation.u[known], validation.i[known]
-        if patience is None:
-            return histories, None, None
-        share = check_finite_number(self.validation_fraction, "validation_fraction", minimum=0, strict=True)
-        if share > 1:
-            raise ValueError(f"validation_fraction must be in (0, 1], got {share}")
-        eligible = np.flatnonzero([len(h) >= 3 for h in histories])
-        users = np.sort(rng.permutation(eligible)[:int(round(share * len(eligible)))])
-        targets = np.array([histories[u][-1] for u in users], dtype=np.int64)
-        held = set(users.tolist())
-        return [h[:-1] if k in held else h for k, h in enumerate(histories)], users, targets
+        """``(training histories, validation users, validation targets)``: :func:`hold_out_last_items`."""
+        return hold_out_last_items(histories, validation, patience, self.validation_fraction, rng)
 
     # -- fitting ------------------------------------------------------------------------
     def _fit(self, data: Interactions, validation: HeldOut | None) -> None:
