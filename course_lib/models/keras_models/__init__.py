@@ -1,4 +1,4 @@
-"""Keras 3 (TensorFlow backend) recommenders: the dot-product model and NeuMF.
+"""Keras 3 (TensorFlow backend) recommenders: the dot-product model, NeuMF and two-tower retrieval.
 
 Importing this package imports Keras and TensorFlow (``course_lib.models`` itself never does).
 Call ``course.setup(seed, tensorflow=True)`` first so the run is deterministic.
@@ -7,5 +7,6 @@ Call ``course.setup(seed, tensorflow=True)`` first so the run is deterministic.
 from __future__ import annotations
 
 from .models import DotProduct, NeuMF, build_dot_product, build_neumf
+from .two_tower import TwoTower, build_two_tower
 
-__all__ = ["DotProduct", "NeuMF", "build_dot_product", "build_neumf"]
+__all__ = ["DotProduct", "NeuMF", "TwoTower", "build_dot_product", "build_neumf", "build_two_tower"]

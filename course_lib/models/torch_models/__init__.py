@@ -1,4 +1,4 @@
-"""PyTorch recommenders: dot product, GMF, MLP, NeuMF, feature-aware, sequence and graph models; training, quantisation.
+"""PyTorch recommenders: dot product, GMF, MLP, NeuMF, feature-aware, two-tower, sequence and graph models; training, quantisation.
 
 Importing this package imports PyTorch (``course_lib.models`` itself never does). Every model follows
 :mod:`course_lib.models.base`; save and load them with :func:`course_lib.models.save_model` /
@@ -12,12 +12,15 @@ from .features import AttentionFusion, ConcatFusion, FeatureAware, FeatureAwareN
 from .graph import LightGCN, LightGCNNet, normalized_adjacency
 from .models import GMF, MLP, DotProduct, NeuMF
 from .networks import DotProductNet, GMFNet, MLPNet, NeuMFNet
+from .rankers import DCNRanker, DeepFMRanker, FMRanker, LogisticRanker
 from .quantization import Int8Embedding, quantize, scoring_seconds, serialized_size
 from .sequence import Caser, CaserNet, GRU4Rec, LSTMRec, RNNNet, seen_mask
 from .training import fit_network, fit_pairs, make_optimiser, score_all_batched, torch_random
+from .two_tower import Tower, TwoTower, TwoTowerNet
 
 __all__ = ["AttentionFusion", "Caser", "CaserNet", "ConcatFusion", "DotProduct", "DotProductNet", "FeatureAware",
            "FeatureAwareNet", "GMF", "GMFNet", "GRU4Rec", "Int8Embedding", "LSTMRec", "LightGCN", "LightGCNNet", "MLP",
            "MLPNet", "NeuMF", "NeuMFNet", "RNNNet", "TextEncoder", "fit_network", "fit_pairs", "load_model",
            "make_optimiser", "normalized_adjacency", "quantize", "score_all_batched", "save_model", "scoring_seconds",
-           "seen_mask", "serialized_size", "torch_random"]
+           "seen_mask", "serialized_size", "torch_random", "Tower", "TwoTower", "TwoTowerNet",
+           "DCNRanker", "DeepFMRanker", "FMRanker", "LogisticRanker"]
