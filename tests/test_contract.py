@@ -49,7 +49,9 @@ FAST = {"BiasedMF": dict(n_factors=8, n_epochs=5), "FunkSVD": dict(n_factors=8, 
         "NeuMF": dict(n_epochs=3), "FeatureAware": dict(n_epochs=3), "GRU4Rec": dict(n_epochs=2),
         "LSTMRec": dict(n_epochs=2), "Caser": dict(n_epochs=2), "LightGCN": dict(n_epochs=3),
         "LogisticRanker": dict(n_epochs=3), "FMRanker": dict(n_epochs=3), "DeepFMRanker": dict(n_epochs=2),
-        "DCNRanker": dict(n_epochs=2), "TwoTower": dict(n_epochs=3, batch_size=64)}
+        "DCNRanker": dict(n_epochs=2),
+        "SASRec": dict(n_epochs=2), "BERT4Rec": dict(n_epochs=2),
+        "TwoTower": dict(n_epochs=3, batch_size=64)}
 
 
 #: models whose estimate for an unknown item is a rule of their own (a bias model's mu + b_u, the

@@ -8,6 +8,7 @@ Importing this package imports PyTorch (``course_lib.models`` itself never does)
 from __future__ import annotations
 
 from ..persistence import load_model, save_model
+from .attention import BERT4Rec, BERT4RecNet, SASRec, SASRecNet
 from .features import AttentionFusion, ConcatFusion, FeatureAware, FeatureAwareNet, TextEncoder
 from .graph import LightGCN, LightGCNNet, normalized_adjacency
 from .models import GMF, MLP, DotProduct, NeuMF
@@ -23,4 +24,5 @@ __all__ = ["AttentionFusion", "Caser", "CaserNet", "ConcatFusion", "DotProduct",
            "MLPNet", "NeuMF", "NeuMFNet", "RNNNet", "TextEncoder", "fit_network", "fit_pairs", "load_model",
            "make_optimiser", "normalized_adjacency", "quantize", "score_all_batched", "save_model", "scoring_seconds",
            "seen_mask", "serialized_size", "torch_random", "Tower", "TwoTower", "TwoTowerNet",
+           "BERT4Rec", "BERT4RecNet", "SASRec", "SASRecNet",
            "DCNRanker", "DeepFMRanker", "FMRanker", "LogisticRanker"]
