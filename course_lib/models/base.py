@@ -83,7 +83,7 @@ from sklearn.utils.validation import check_is_fitted as _sklearn_check_is_fitted
 from ..interactions import Interactions, UnknownIdError
 from ..validation import check_positive_int, check_ratings
 
-__all__ = ["NotFittedError", "Prediction", "Recommender", "UnknownIdError", "check_is_fitted"]
+__all__ = ["NotFittedError", "Prediction", "Recommender", "UnknownIdError", "check_is_fitted", "estimate_known_pairs"]
 
 
 class Prediction(NamedTuple):
@@ -102,6 +102,21 @@ def check_is_fitted(model: "Recommender") -> None:
     _sklearn_check_is_fitted(model, "data_", msg=(
         f"This {type(model).__name__} is not fitted yet: call .fit(train_ratings) before predicting "
         "or recommending."))
+
+
+def estimate_known_pairs(u, i, score_pairs, batch_size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``_estimate`` for a model that scores (user, item) index pairs: a pair with an unknown id (index
+    -1) is impossible (estimate 0: ``predict`` then applies the model's fallback); the others get
+    ``score_pairs(u, i)``, called on batches of ``batch_size`` pairs if given (bounded memory)."""
+    u, i = np.asarray(u, dtype=np.int64), np.asarray(i, dtype=np.int64)
+    impossible = (u < 0) | (i < 0)
+    est = np.zeros(len(u))
+    ok = np.flatnonzero(~impossible)
+    step = max(1, len(ok) if batch_size is None else batch_size)
+    for start in range(0, len(ok), step):
+        rows = ok[start:start + step]
+        est[rows] = score_pairs(u[rows], i[rows])
+    return est, impossible
 
 
 class Recommender(BaseEstimator, ABC):

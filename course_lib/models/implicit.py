@@ -23,7 +23,7 @@ import scipy.sparse as sp
 from ..interactions import Interactions
 from ..similarities import binary_cosine
 from ..validation import check_finite_number, check_positive_int, check_random_state
-from .base import Recommender
+from .base import Recommender, estimate_known_pairs
 
 __all__ = ["EASE", "ImplicitALS", "ItemKNN", "binary_matrix"]
 
@@ -41,14 +41,10 @@ class _ScoreModel(Recommender):
     _predicts_ratings = False
 
     def _estimate(self, u, i):
-        u, i = np.asarray(u, dtype=np.int64), np.asarray(i, dtype=np.int64)
-        impossible = (u < 0) | (i < 0)
-        est = np.zeros(len(u))
-        ok = ~impossible
-        if ok.any():
-            users, inverse = np.unique(u[ok], return_inverse=True)
-            est[ok] = self._scores(users)[inverse, i[ok]]
-        return est, impossible
+        def score_pairs(u, i):
+            users, inverse = np.unique(u, return_inverse=True)
+            return self._scores(users)[inverse, i]
+        return estimate_known_pairs(u, i, score_pairs)
 
 
 class ItemKNN(_ScoreModel):

@@ -29,7 +29,7 @@ import pandas as pd
 from ...interactions import HeldOut, Interactions
 from ...sampling import pair_keys, sample_unseen
 from ...validation import check_finite_number, check_positive_int, check_random_state, derive_seed
-from ..base import Recommender
+from ..base import Recommender, estimate_known_pairs
 from ..training import check_early_stopping, split_validation
 
 __all__ = ["DotProduct", "NeuMF", "build_dot_product", "build_neumf"]
@@ -140,13 +140,7 @@ class _KerasRecommender(Recommender):
         return np.asarray(out, dtype=float).reshape(-1)
 
     def _estimate(self, u, i):
-        u, i = np.asarray(u, dtype=np.int64), np.asarray(i, dtype=np.int64)
-        impossible = (u < 0) | (i < 0)
-        est = np.zeros(len(u))
-        ok = ~impossible
-        if ok.any():
-            est[ok] = self._predict_pairs(u[ok], i[ok])
-        return est, impossible
+        return estimate_known_pairs(u, i, self._predict_pairs)
 
     def _scores(self, users):
         users = np.asarray(users, dtype=np.int64)

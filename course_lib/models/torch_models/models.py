@@ -17,7 +17,7 @@ import torch
 from ...interactions import HeldOut, Interactions
 from ...sampling import pair_keys
 from ...validation import check_finite_number, check_positive_int, check_random_state
-from ..base import Recommender, check_is_fitted
+from ..base import Recommender, check_is_fitted, estimate_known_pairs
 from ..training import check_early_stopping, split_validation
 from .networks import DotProductNet, GMFNet, MLPNet, NeuMFNet
 from .training import OBJECTIVES, fit_pairs, score_all_batched, torch_random
@@ -100,15 +100,9 @@ class _NeuralRecommender(Recommender):
 
     @torch.no_grad()
     def _estimate(self, u, i):
-        u, i = np.asarray(u, dtype=np.int64), np.asarray(i, dtype=np.int64)
-        impossible = (u < 0) | (i < 0)
-        est = np.zeros(len(u))
-        ok = np.flatnonzero(~impossible)
         self.net_.eval()
-        for start in range(0, len(ok), 65536):
-            sl = ok[start:start + 65536]
-            est[sl] = self.net_(torch.as_tensor(u[sl]), torch.as_tensor(i[sl])).double().numpy()
-        return est, impossible
+        return estimate_known_pairs(
+            u, i, lambda u, i: self.net_(torch.as_tensor(u), torch.as_tensor(i)).double().numpy(), batch_size=65536)
 
     def _scores(self, users):
         return score_all_batched(self.net_, users, self.data_.n_items)

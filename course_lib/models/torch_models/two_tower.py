@@ -32,7 +32,7 @@ from ...features import FeatureEncoder
 from ...interactions import HeldOut, Interactions, UnknownIdError
 from ...retrieval import sampling_probability, split_features, tower_cardinalities, tower_inputs
 from ...validation import check_finite_number, check_positive_int, check_random_state
-from ..base import Recommender
+from ..base import Recommender, estimate_known_pairs
 from ..training import check_early_stopping, holdout
 from .features import ConcatFusion
 from .training import fit_network, torch_random
@@ -324,15 +324,11 @@ class TwoTower(Recommender):
 
     # -- the contract's scoring -----------------------------------------------------------------
     def _estimate(self, u, i):
-        u, i = np.asarray(u, dtype=np.int64), np.asarray(i, dtype=np.int64)
-        impossible = (u < 0) | (i < 0)
-        est = np.zeros(len(u))
-        ok = ~impossible
-        if ok.any():
-            P = self.user_vectors(self.data_.user_ids[u[ok]])
-            Q = self.item_vectors(self.data_.item_ids[i[ok]])
-            est[ok] = np.einsum("nd,nd->n", P.astype(np.float64), Q.astype(np.float64))
-        return est, impossible
+        def score_pairs(u, i):
+            P = self.user_vectors(self.data_.user_ids[u])
+            Q = self.item_vectors(self.data_.item_ids[i])
+            return np.einsum("nd,nd->n", P.astype(np.float64), Q.astype(np.float64))
+        return estimate_known_pairs(u, i, score_pairs)
 
     def _scores(self, users):
         P = self.user_vectors(self.data_.user_ids[np.asarray(users, dtype=np.int64)])
