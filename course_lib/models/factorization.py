@@ -71,6 +71,15 @@ class FactorModel(Recommender):
         given, a random ``validation_fraction`` of the training ratings (then left out of training)."""
         return split_validation(data, validation, patience, self.validation_fraction, _generator(rng))
 
+    def _training_rows(self, data: Interactions, validation: HeldOut | None, patience: int | None, rng):
+        """Zero biases, the validation split (drawn after the factors, Surprise's order of draws) and the
+        training rows user by user: ``(validation, u, i, r)``."""
+        self.b_u_ = np.zeros(data.n_users)
+        self.b_i_ = np.zeros(data.n_items)
+        idx, validation = self._split_for_validation(data, validation, patience, rng)
+        order = idx[user_major(data, idx)]
+        return validation, data.u[order], data.i[order], data.r[order]
+
     def _run_epochs(self, n_epochs: int, patience: int | None, epoch_fn, validation, desc: str) -> None:
         """Call ``epoch_fn(epoch) -> (loss, train_rmse or None)`` up to ``n_epochs`` times, keeping score."""
         def epoch(e):
@@ -366,11 +375,7 @@ class BiasedMF(FactorModel):
         rng = check_random_state(self.random_state, legacy=True)
         self.user_factors_ = rng.normal(init_mean, init_std, size=(data.n_users, n_factors))
         self.item_factors_ = rng.normal(init_mean, init_std, size=(data.n_items, n_factors))
-        self.b_u_ = np.zeros(data.n_users)
-        self.b_i_ = np.zeros(data.n_items)
-        idx, validation = self._split_for_validation(data, validation, patience, rng)
-        order = idx[user_major(data, idx)]
-        us, is_, rs = data.u[order], data.i[order], data.r[order]
+        validation, us, is_, rs = self._training_rows(data, validation, patience, rng)
         biased = bool(self.biased)
         mu = data.global_mean if biased else 0.0
         loop = _sgd_epoch_fast if self.fast else _sgd_epoch_exact
@@ -688,11 +693,7 @@ class NMF(FactorModel):
         rng = check_random_state(self.random_state, legacy=True)
         self.user_factors_ = rng.uniform(low, high, size=(data.n_users, n_factors))
         self.item_factors_ = rng.uniform(low, high, size=(data.n_items, n_factors))
-        self.b_u_ = np.zeros(data.n_users)
-        self.b_i_ = np.zeros(data.n_items)
-        idx, validation = self._split_for_validation(data, validation, patience, rng)
-        order = idx[user_major(data, idx)]
-        us, is_, rs = data.u[order], data.i[order], data.r[order]
+        validation, us, is_, rs = self._training_rows(data, validation, patience, rng)
         n_u = np.bincount(us, minlength=data.n_users).astype(float)
         n_i = np.bincount(is_, minlength=data.n_items).astype(float)
         biased = bool(self.biased)

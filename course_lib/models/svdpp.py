@@ -54,7 +54,7 @@ from numba.extending import intrinsic
 
 from ..interactions import HeldOut, Interactions
 from ..validation import check_finite_number, check_random_state
-from .factorization import exact_dots, FactorModel, user_major
+from .factorization import FactorModel, exact_dots
 
 __all__ = ["SVDpp"]
 
@@ -325,11 +325,8 @@ class SVDpp(FactorModel):
         self.user_factors_ = rng.normal(init_mean, init_std, size=shape_u)
         self.item_factors_ = rng.normal(init_mean, init_std, size=shape_i)
         self.implicit_factors_ = rng.normal(init_mean, init_std, size=shape_i)
-        self.b_u_ = np.zeros(data.n_users)
-        self.b_i_ = np.zeros(data.n_items)
-        idx, validation = self._split_for_validation(data, validation, patience, rng)
-        order = idx[user_major(data, idx)]
-        us, is_, rs = data.u[order], data.i[order].astype(np.int64), data.r[order]
+        validation, us, is_, rs = self._training_rows(data, validation, patience, rng)
+        is_ = is_.astype(np.int64)
         starts = _user_starts(us.astype(np.int64), data.n_users)
         self._starts, self._items = starts, is_  # I_u of the rows trained on (for the implicit sums)
         mu = data.global_mean
