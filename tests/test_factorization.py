@@ -169,6 +169,113 @@ def test_bpr_learns_to_rank(ratings):
     assert len(rec) == 5 and not seen & set(rec["item_id"]) and rec["score"].is_monotonic_decreasing
 
 
+# -- BPR-MF: defaults pinned, sampling of positives, step schedule, fast negatives ----------------
+def test_bpr_defaults_are_pinned(ratings):
+    # values of the default BPRMF before sampling / lr_schedule / fast existed (commit 18cd198): the defaults
+    # must keep the old random stream (positives with replacement, sample_unseen negatives, constant step)
+    toy = BPRMF(n_factors=4, n_epochs=3, random_state=0).fit(toy_ratings())
+    assert toy.user_factors_[0, :3] == pytest.approx([0.058189436183575916, -0.047666990011732295, 0.01812362996505541],
+                                                     rel=1e-10)
+    assert toy.item_factors_[-1, :2] == pytest.approx([-0.1728013076815548, 0.14792320199248193], rel=1e-10)
+    assert toy.b_i_[:3] == pytest.approx([-0.24416088621076054, 0.11996492931475862, -0.1377833800265802], rel=1e-10)
+    assert toy.history_["train_loss"].tolist() == pytest.approx([0.676584354473292, 0.6849863480503661,
+                                                                 0.6700976798636159], rel=1e-10)
+    train, _ = stratified_split(ratings, 0.2, random_state=42)
+    ml = BPRMF(n_factors=32, n_epochs=5, lr=0.05, reg=0.005, random_state=0).fit(train)
+    assert ml.user_factors_[0, :3] == pytest.approx([0.03028142525719049, -0.07093477894911943, 0.12828861105859093],
+                                                    rel=1e-10)
+    assert ml.b_i_[:3] == pytest.approx([1.2024482571496247, 2.461926450020572, 0.9480412600286531], rel=1e-10)
+    assert ml.history_["train_loss"].tolist() == pytest.approx(
+        [0.480757590499668, 0.3830417895596017, 0.35608138985235505, 0.32540642146539644, 0.2880718902116716], rel=1e-10)
+    explicit = BPRMF(n_factors=32, n_epochs=5, lr=0.05, reg=0.005, random_state=0, sampling="bootstrap",
+                     lr_schedule="constant", fast=False).fit(train)
+    assert np.array_equal(explicit.item_factors_, ml.item_factors_)
+
+
+def _spy(monkeypatch, name):
+    """Record the arguments of every call of the compiled BPR epoch ``name`` (still running it)."""
+    from course_lib.models import factorization
+
+    calls, original = [], getattr(factorization, name)
+
+    def spy(*args):
+        out = original(*args)
+        calls.append(args)
+        return out
+
+    monkeypatch.setattr(factorization, name, spy)
+    return calls
+
+
+def _dense_ratings():
+    """40 items; user 0 has seen 36 (4 unseen), user 1 20, user 2 3: the fast path's pool of redraws
+    (len // 4 + 64 = 78 draws) runs out several times an epoch (user 0 alone needs ~9 redraws a triple)."""
+    pairs = [(0, i) for i in range(36)] + [(1, i) for i in range(20, 40)] + [(2, i) for i in (36, 37, 38)]
+    return pd.DataFrame({"user_id": [u for u, _ in pairs], "item_id": [i for _, i in pairs], "rating": 1.0})
+
+
+@pytest.mark.parametrize("fast", [False, True])
+def test_bpr_epoch_sampling_visits_every_positive_once(ratings, monkeypatch, fast):
+    train = ratings.iloc[:3000]
+    calls = _spy(monkeypatch, "_bpr_epoch_fast" if fast else "_bpr_epoch")
+    model = BPRMF(n_factors=4, n_epochs=4, sampling="epoch", fast=fast, random_state=0).fit(train)
+    d = model.data_
+    truth = np.sort(d.u.astype(np.int64) * d.n_items + d.i)
+    orders = []
+    for args in calls:
+        if fast:
+            order, start, us, is_ = args[:4]
+            if start == 0:  # a new epoch (later calls of the same epoch resume after a pool ran out)
+                orders.append(order)
+                assert np.array_equal(np.sort(us[order] * d.n_items + is_[order]), truth)
+        else:
+            us, is_ = args[:2]
+            orders.append(us * d.n_items + is_)
+            assert np.array_equal(np.sort(orders[-1]), truth)  # each positive pair exactly once
+    assert len(orders) == 4 and not np.array_equal(orders[0], orders[1])  # reshuffled every epoch
+    # the default bootstrap draws with replacement: the same check fails for it
+    calls.clear()
+    BPRMF(n_factors=4, n_epochs=1, fast=fast, random_state=0).fit(train)
+    args = calls[0]
+    drawn = args[2][args[0]] * d.n_items + args[3][args[0]] if fast else args[0] * d.n_items + args[1]
+    assert len(np.unique(drawn)) < 0.7 * len(truth)  # about 1 - 1/e = 63 % of the positives met
+
+
+@pytest.mark.parametrize("fast", [False, True])
+def test_bpr_linear_schedule_step_sizes(monkeypatch, fast):
+    calls = _spy(monkeypatch, "_bpr_epoch_fast" if fast else "_bpr_epoch")
+    at = -3  # the position of lr in both signatures
+    BPRMF(n_factors=2, n_epochs=5, lr=0.08, lr_schedule="linear", fast=fast, random_state=0).fit(toy_ratings())
+    steps = [args[at] for args in calls if not fast or args[1] == 0]
+    assert steps == pytest.approx([0.08, 0.064, 0.048, 0.032, 0.016], rel=1e-15)  # gamma (1 - t / T), t = 0..4
+    calls.clear()
+    BPRMF(n_factors=2, n_epochs=5, lr=0.08, fast=fast, random_state=0).fit(toy_ratings())
+    assert [args[at] for args in calls] == [0.08] * len(calls) and len(calls) >= 5
+
+
+def test_bpr_fast_negatives_are_unseen_and_uniform(monkeypatch):
+    from scipy.stats import chisquare
+
+    calls = _spy(monkeypatch, "_bpr_epoch_fast")
+    model = BPRMF(n_factors=2, n_epochs=300, fast=True, random_state=0).fit(_dense_ratings())
+    d = model.data_
+    seen = set(zip(d.u.tolist(), d.i.tolist()))
+    epochs = {}
+    for order, start, us, is_, _, _, _, _, js, *_ in calls:
+        epochs.setdefault(id(js), (us[order], js))
+    assert len(calls) > 2 * len(epochs) == 600  # the pool of redraws ran out (and was refilled) in most epochs
+    users = np.concatenate([u for u, _ in epochs.values()])
+    negatives = np.concatenate([j for _, j in epochs.values()])
+    assert not any((u, j) in seen for u, j in zip(users.tolist(), negatives.tolist()))  # never a seen item
+    for u in range(d.n_users):
+        unseen = np.setdiff1d(np.arange(d.n_items), d.i[d.u == u])
+        counts = np.bincount(negatives[users == u], minlength=d.n_items)
+        assert counts[unseen].sum() == (users == u).sum() > 800
+        assert chisquare(counts[unseen]).pvalue > 1e-3  # uniform over the user's unseen items
+        if len(unseen) == 4:  # user 0: frequencies within 5 % of 1/4 (10,800 draws: sd 0.4 %)
+            assert counts[unseen] / counts.sum() == pytest.approx(0.25, rel=0.05)
+
+
 # -- training history, early stopping, divergence ------------------------------------------------
 def test_history_validation_and_early_stopping(split):
     train, test = split
@@ -253,6 +360,8 @@ def test_progress_bar_can_be_shown_and_hidden(capsys):
     (ALS(reg=0), "reg must be > 0"),
     (ALS(n_factors=True), "n_factors must be an integer"),
     (BPRMF(lr=float("inf")), "lr must be a finite number"),
+    (BPRMF(sampling="uniform"), "sampling must be 'bootstrap' or 'epoch', got 'uniform'"),
+    (BPRMF(lr_schedule="cosine"), "lr_schedule must be 'constant' or 'linear', got 'cosine'"),
     (PureSVD(n_factors=5), r"n_factors must be smaller than min\(n_users, n_items\) = 5"),
     (PureSVD(center="median"), "center must be 'user', 'item', 'global' or 'none'"),
 ])
