@@ -29,9 +29,6 @@ READY = [lesson.file for lesson in ready_lessons()]
 #: Self-checks known to compute their expected value in the visible cell, and why that is so.
 #: Strict: a self-check fixed (or newly revealing) fails ``test_self_checks_do_not_show_the_answer``.
 REVEALING = {
-    "ex3_1_check": "compares with course_lib's pearson(), which the learner can call",
-    "ex3_2_check": "compares with KNNWithMeans(...).predict(), which the learner can call",
-    "ex3_3_check": "min(item_curve, key=item_curve.get) in the check is itself an answer (wrong on ties)",
     "ex5_2_check": "compares with the course's SimpleRNN.step on the same inputs",
     "ex7_2_check": "compares with EASE(lam).fit(...).B_, which the learner can call",
     "ex8_2_check": "computes the expected mean from the same table with pandas",
