@@ -27,11 +27,11 @@ import pandas as pd
 from keras import ops
 
 from ...features import FeatureEncoder
-from ...interactions import HeldOut, Interactions, UnknownIdError
+from ...interactions import HeldOut, Interactions
 from ...retrieval import sampling_probability, split_features, tower_cardinalities, tower_inputs
-from ...validation import check_finite_number, check_positive_int, check_random_state, derive_seed
-from ..base import Recommender, estimate_known_pairs
-from ..training import check_early_stopping, holdout
+from ...validation import check_random_state, derive_seed
+from ..towers import TwoTowerModel
+from ..training import check_early_stopping
 
 __all__ = ["IdDropout", "MaskAccidentalHits", "TwoTower", "build_tower", "build_two_tower"]
 
@@ -161,7 +161,7 @@ class _FullSoftmaxValidation(keras.callbacks.Callback):
             logs["val_loss"] = self.loss_fn()
 
 
-class TwoTower(Recommender):
+class TwoTower(TwoTowerModel):
     r"""Two-tower retrieval in Keras: the twin of :class:`course_lib.models.torch_models.TwoTower`.
 
     Same parameters, attributes, scoring (:math:`s(u,i) = p_u^\top q_i`), fallbacks and methods
@@ -170,47 +170,6 @@ class TwoTower(Recommender):
     penalty of ``weight_decay / 2`` on every kernel and embedding (the gradient of PyTorch's coupled
     Adam weight decay). Call ``course.setup(seed, tensorflow=True)`` first for deterministic runs.
     """
-
-    _predicts_ratings = False
-
-    def __init__(self, features=("user_id", "age", "gender", "occupation", "item_id", "genres", "year"),
-                 n_factors: int = 32, hidden: int = 64, logq_correction: bool = True,
-                 remove_accidental_hits: bool = True, temperature: float = 1.0, id_dropout: float = 0.1,
-                 n_epochs: int = 20, batch_size: int = 512, lr: float = 3e-3, weight_decay: float = 0.0,
-                 early_stopping: bool = True, validation_fraction: float = 0.1, n_iter_no_change: int = 2,
-                 progress: bool = False, random_state: int | None = 0):
-        self.features = features
-        self.n_factors = n_factors
-        self.hidden = hidden
-        self.logq_correction = logq_correction
-        self.remove_accidental_hits = remove_accidental_hits
-        self.temperature = temperature
-        self.id_dropout = id_dropout
-        self.n_epochs = n_epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.progress = progress
-        self.random_state = random_state
-
-    def _check_params(self) -> None:
-        check_positive_int(self.n_factors, "n_factors")
-        check_positive_int(self.hidden, "hidden")
-        check_positive_int(self.n_epochs, "n_epochs")
-        if check_positive_int(self.batch_size, "batch_size") < 2:
-            raise ValueError("batch_size must be at least 2: the other pairs of a batch are the negatives")
-        check_finite_number(self.lr, "lr", minimum=0, strict=True)
-        check_finite_number(self.weight_decay, "weight_decay", minimum=0)
-        check_finite_number(self.temperature, "temperature", minimum=0, strict=True)
-        p = check_finite_number(self.id_dropout, "id_dropout", minimum=0)
-        if p >= 1:
-            raise ValueError(f"id_dropout must be in [0, 1), got {p}")
-        for name in ("logq_correction", "remove_accidental_hits"):
-            if not isinstance(getattr(self, name), (bool, np.bool_)):
-                raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}")
 
     def build_network(self) -> keras.Model:
         """The (untrained) training network (also how ``load_model`` rebuilds it)."""
@@ -228,13 +187,7 @@ class TwoTower(Recommender):
         self.encoder_ = FeatureEncoder().fit(data.users, data.items)
         rng = check_random_state(self.random_state)
         self.seed_ = derive_seed(rng) % (2**31 - 1)
-        idx, val = np.arange(data.n_ratings), None
-        if validation is not None:
-            val = (validation.u[validation.known].astype(np.int64), validation.i[validation.known].astype(np.int64))
-        elif patience is not None:
-            idx, val_idx = holdout(data.n_ratings, self.validation_fraction, rng)
-            val = (data.u[val_idx].astype(np.int64), data.i[val_idx].astype(np.int64))
-        u, i = data.u[idx].astype(np.int64), data.i[idx].astype(np.int64)
+        u, i, val = self._training_pairs(data, validation, patience, rng)
         self.sampling_probability_ = sampling_probability(i, data.n_items)
         U = tower_inputs("user", data.user_ids, data, self.encoder_, self.user_features_)
         V = tower_inputs("item", data.item_ids, data, self.encoder_, self.item_features_)
@@ -254,8 +207,8 @@ class TwoTower(Recommender):
             vu, vi = val
 
             def full_softmax_loss():
-                P = self._call_tower("user", {f: a[vu] for f, a in U.items()})
-                Q = self._call_tower("item", V)
+                P = self._tower("user", {f: a[vu] for f, a in U.items()})
+                Q = self._tower("item", V)
                 S = P.astype(np.float64) @ Q.astype(np.float64).T
                 m = S.max(axis=1)
                 return float(np.mean(m + np.log(np.exp(S - m[:, None]).sum(axis=1)) - S[np.arange(len(vi)), vi]))
@@ -276,66 +229,13 @@ class TwoTower(Recommender):
         self.best_epoch_ = int(history["val_loss"].idxmin()) if "val_loss" in history else self.n_epochs_
 
     # -- vectors -----------------------------------------------------------------------------
-    def _call_tower(self, side: str, inputs: dict[str, np.ndarray]) -> np.ndarray:
+    def _tower(self, side: str, inputs: dict[str, np.ndarray]) -> np.ndarray:
         tower = self.net_.get_layer(f"{side}_tower")
         n = len(next(iter(inputs.values())))
         out = np.empty((n, int(self.n_factors)), dtype=np.float32)
         for s in range(0, n, 65536):
             chunk = {k: _dtype(v[s:s + 65536]) for k, v in inputs.items()}
             out[s:s + 65536] = ops.convert_to_numpy(tower(chunk, training=False))
-        return out
-
-    def _described_users(self, raw: np.ndarray, users: pd.DataFrame | None) -> np.ndarray:
-        known = self.data_.encode_users(raw) >= 0
-        for table in (users, self.data_.users):
-            if table is not None and set(self.user_features_) - {"user_id"}:
-                known |= np.isin(raw, table["user_id"].to_numpy())
-        return known
-
-    def user_vectors(self, user_ids, users: pd.DataFrame | None = None) -> np.ndarray:
-        """The query vectors of ``user_ids``, ``(n, n_factors)`` float32; new users from their features
-        (``users`` or the table given to ``fit``); a user with neither raises ``UnknownIdError``."""
-        self._check_fitted()
-        raw = np.asarray(user_ids).ravel()
-        missing = raw[~self._described_users(raw, users)]
-        if missing.size:
-            raise UnknownIdError(
-                f"{missing.size} user(s) have no training pairs and no features (first: {missing[0]!r}): pass their "
-                f"{', '.join(f for f in self.user_features_ if f != 'user_id') or 'features'} with "
-                "user_vectors(ids, users=table), or use the popularity fallback of top_n / score_items")
-        table = self.data_.users
-        if users is not None:
-            table = users if table is None else pd.concat([users, table[~table["user_id"].isin(users["user_id"])]])
-        return self._call_tower("user", tower_inputs("user", raw, self.data_, self.encoder_, self.user_features_, table))
-
-    def item_vectors(self, item_ids=None, items: pd.DataFrame | None = None) -> np.ndarray:
-        """The item vectors, ``(n, n_factors)`` float32, every training item in ``data_.item_ids`` order by default."""
-        self._check_fitted()
-        raw = self.data_.item_ids if item_ids is None else np.asarray(item_ids).ravel()
-        table = self.data_.items
-        if items is not None:
-            table = items if table is None else pd.concat([items, table[~table["item_id"].isin(items["item_id"])]])
-        return self._call_tower("item", tower_inputs("item", raw, self.data_, self.encoder_, self.item_features_, table))
-
-    # -- the contract's scoring -----------------------------------------------------------------
-    def _estimate(self, u, i):
-        def score_pairs(u, i):
-            P = self.user_vectors(self.data_.user_ids[u]).astype(np.float64)
-            Q = self.item_vectors(self.data_.item_ids[i]).astype(np.float64)
-            return np.einsum("nd,nd->n", P, Q)
-        return estimate_known_pairs(u, i, score_pairs)
-
-    def _scores(self, users):
-        P = self.user_vectors(self.data_.user_ids[np.asarray(users, dtype=np.int64)])
-        return P.astype(np.float64) @ self.item_vectors().astype(np.float64).T
-
-    def _fallback_scores(self, user_ids):
-        """Users in the ``users`` table given to ``fit``: scored from their features; others: popularity."""
-        raw = np.asarray(user_ids).ravel()
-        out = np.tile(self.data_.item_counts().astype(float), (len(raw), 1))
-        described = self._described_users(raw, None)
-        if described.any():
-            out[described] = self.user_vectors(raw[described]).astype(np.float64) @ self.item_vectors().astype(np.float64).T
         return out
 
 

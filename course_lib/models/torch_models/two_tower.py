@@ -23,17 +23,16 @@ YouTube Recommendations", RecSys 2016; TensorFlow Recommenders' retrieval task.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from ...features import FeatureEncoder
-from ...interactions import HeldOut, Interactions, UnknownIdError
+from ...interactions import HeldOut, Interactions
 from ...retrieval import sampling_probability, split_features, tower_cardinalities, tower_inputs
-from ...validation import check_finite_number, check_positive_int, check_random_state
-from ..base import Recommender, estimate_known_pairs
-from ..training import check_early_stopping, holdout
+from ...validation import check_random_state
+from ..towers import TwoTowerModel
+from ..training import check_early_stopping
 from .features import ConcatFusion
 from .training import fit_network, torch_random
 
@@ -123,7 +122,7 @@ class TwoTowerNet(nn.Module):
         return self.user_vectors(users) @ self.item_vectors(torch.arange(self.n_items)).T
 
 
-class TwoTower(Recommender):
+class TwoTower(TwoTowerModel):
     r"""Two-tower retrieval model with side features, in-batch sampled softmax and the logQ correction.
 
     ``fit(ratings, users=ml.users, items=ml.movies)``: every training pair is a positive (implicit
@@ -166,62 +165,14 @@ class TwoTower(Recommender):
     history_, n_epochs_, best_epoch_ : losses per epoch (``train_loss`` sampled, ``val_loss`` full softmax).
     """
 
-    _predicts_ratings = False
-
-    def __init__(self, features=("user_id", "age", "gender", "occupation", "item_id", "genres", "year"),
-                 n_factors: int = 32, hidden: int = 64, logq_correction: bool = True,
-                 remove_accidental_hits: bool = True, temperature: float = 1.0, id_dropout: float = 0.1,
-                 n_epochs: int = 20, batch_size: int = 512, lr: float = 3e-3, weight_decay: float = 0.0,
-                 early_stopping: bool = True, validation_fraction: float = 0.1, n_iter_no_change: int = 2,
-                 progress: bool = False, random_state: int | None = 0):
-        self.features = features
-        self.n_factors = n_factors
-        self.hidden = hidden
-        self.logq_correction = logq_correction
-        self.remove_accidental_hits = remove_accidental_hits
-        self.temperature = temperature
-        self.id_dropout = id_dropout
-        self.n_epochs = n_epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.progress = progress
-        self.random_state = random_state
-
     # -- fitting ---------------------------------------------------------------------------
-    def _check_params(self) -> None:
-        check_positive_int(self.n_factors, "n_factors")
-        check_positive_int(self.hidden, "hidden")
-        check_positive_int(self.n_epochs, "n_epochs")
-        if check_positive_int(self.batch_size, "batch_size") < 2:
-            raise ValueError("batch_size must be at least 2: the other pairs of a batch are the negatives")
-        check_finite_number(self.lr, "lr", minimum=0, strict=True)
-        check_finite_number(self.weight_decay, "weight_decay", minimum=0)
-        check_finite_number(self.temperature, "temperature", minimum=0, strict=True)
-        p = check_finite_number(self.id_dropout, "id_dropout", minimum=0)
-        if p >= 1:
-            raise ValueError(f"id_dropout must be in [0, 1), got {p}")
-        for name in ("logq_correction", "remove_accidental_hits"):
-            if not isinstance(getattr(self, name), (bool, np.bool_)):
-                raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}")
-
     def _fit(self, data: Interactions, validation: HeldOut | None) -> None:
         self._check_params()
         self.user_features_, self.item_features_ = split_features(self.features)
         patience = check_early_stopping(self)
         self.encoder_ = FeatureEncoder().fit(data.users, data.items)
         rng = check_random_state(self.random_state)
-        idx, val = np.arange(data.n_ratings), None
-        if validation is not None:
-            known = validation.known
-            val = (validation.u[known].astype(np.int64), validation.i[known].astype(np.int64))
-        elif patience is not None:
-            idx, val_idx = holdout(data.n_ratings, self.validation_fraction, rng)
-            val = (data.u[val_idx].astype(np.int64), data.i[val_idx].astype(np.int64))
-        u, i = data.u[idx].astype(np.int64), data.i[idx].astype(np.int64)
+        u, i, val = self._training_pairs(data, validation, patience, rng)
         self.sampling_probability_ = sampling_probability(i, data.n_items)
         log_q = torch.as_tensor(np.log(np.maximum(self.sampling_probability_, 1e-12)), dtype=torch.float32)
         batch_size, tau = int(self.batch_size), float(self.temperature)
@@ -280,65 +231,4 @@ class TwoTower(Recommender):
         out = np.empty((n, int(self.n_factors)), dtype=np.float32)
         for s in range(0, n, 65536):
             out[s:s + 65536] = tower({k: torch.as_tensor(v[s:s + 65536]) for k, v in inputs.items()}).numpy()
-        return out
-
-    def _described_users(self, raw: np.ndarray, users: pd.DataFrame | None) -> np.ndarray:
-        known = self.data_.encode_users(raw) >= 0
-        for table in (users, self.data_.users):
-            if table is not None and set(self.user_features_) - {"user_id"}:
-                known |= np.isin(raw, table["user_id"].to_numpy())
-        return known
-
-    def user_vectors(self, user_ids, users: pd.DataFrame | None = None) -> np.ndarray:
-        r"""The query vectors :math:`p_u` of ``user_ids`` (raw ids), shape ``(len(user_ids), n_factors)``, float32.
-
-        Users known in training use their trained ID row and features. A new user is encoded from
-        the features in ``users`` (a table like MovieLens's ``users``) or, failing that, in the
-        table given to ``fit``, with the "unknown" ID row. A new user found in neither raises
-        :class:`~course_lib.interactions.UnknownIdError`: pass their features with ``users=``, or
-        rank them by popularity (``top_n`` / ``score_items`` do).
-        """
-        self._check_fitted()
-        raw = np.asarray(user_ids).ravel()
-        missing = raw[~self._described_users(raw, users)]
-        if missing.size:
-            raise UnknownIdError(
-                f"{missing.size} user(s) have no training pairs and no features (first: {missing[0]!r}): pass their "
-                f"{', '.join(f for f in self.user_features_ if f != 'user_id') or 'features'} with "
-                "user_vectors(ids, users=table), or use the popularity fallback of top_n / score_items")
-        table = self.data_.users
-        if users is not None:
-            table = users if table is None else pd.concat([users, table[~table["user_id"].isin(users["user_id"])]])
-        return self._tower("user", tower_inputs("user", raw, self.data_, self.encoder_, self.user_features_, table))
-
-    def item_vectors(self, item_ids=None, items: pd.DataFrame | None = None) -> np.ndarray:
-        r"""The item vectors :math:`q_i`, shape ``(n, n_factors)``, float32: every training item in
-        ``data_.item_ids`` order by default (row = inner index: what an ANN index holds), or
-        ``item_ids`` (new items from their features in ``items`` or the table given to ``fit``)."""
-        self._check_fitted()
-        raw = self.data_.item_ids if item_ids is None else np.asarray(item_ids).ravel()
-        table = self.data_.items
-        if items is not None:
-            table = items if table is None else pd.concat([items, table[~table["item_id"].isin(items["item_id"])]])
-        return self._tower("item", tower_inputs("item", raw, self.data_, self.encoder_, self.item_features_, table))
-
-    # -- the contract's scoring -----------------------------------------------------------------
-    def _estimate(self, u, i):
-        def score_pairs(u, i):
-            P = self.user_vectors(self.data_.user_ids[u])
-            Q = self.item_vectors(self.data_.item_ids[i])
-            return np.einsum("nd,nd->n", P.astype(np.float64), Q.astype(np.float64))
-        return estimate_known_pairs(u, i, score_pairs)
-
-    def _scores(self, users):
-        P = self.user_vectors(self.data_.user_ids[np.asarray(users, dtype=np.int64)])
-        return P.astype(np.float64) @ self.item_vectors().astype(np.float64).T
-
-    def _fallback_scores(self, user_ids):
-        """Users in the ``users`` table given to ``fit``: scored from their features; others: popularity."""
-        raw = np.asarray(user_ids).ravel()
-        out = np.tile(self.data_.item_counts().astype(float), (len(raw), 1))  # the contract's popularity
-        described = self._described_users(raw, None)
-        if described.any():
-            out[described] = self.user_vectors(raw[described]).astype(np.float64) @ self.item_vectors().astype(np.float64).T
         return out
