@@ -1,22 +1,14 @@
 """Shared test fixtures. Notebooks under tests/ (grading fixtures) are data, not lessons.
 
-The course's numeric environment (threads, seeds and, on x86-64 with AVX2, the numeric profile of
-:mod:`course.reproducibility`) is put in place here, before any test imports NumPy and before
-nbval starts a kernel: ``pytest`` alone validates the lessons exactly as ``make test`` does.
+The numeric environment and the tolerant comparison are set up by the repository's top-level
+``conftest.py``, which pytest loads for the lessons too (``pytest notebooks/07_....ipynb``).
 """
 
 from __future__ import annotations
 
 import os
-import sys
 
-from course.reproducibility import numeric_environment
-
-os.environ.update(numeric_environment())
-if "numpy" in sys.modules:  # then only the kernels and subprocesses get the profile, not this process
-    sys.stderr.write("conftest: NumPy was imported before the numeric profile was set\n")
-
-import pytest  # noqa: E402
+import pytest
 
 collect_ignore_glob = ["**/*.ipynb"]
 
@@ -88,15 +80,3 @@ def shared_mirror():
     if not path or not os.path.isdir(path):
         pytest.skip("COURSE_DATA_MIRROR is not set to a folder of raw MovieLens files")
     return path
-
-
-
-# Tolerant comparison (make test TOLERANT=1), for machines the numeric profile cannot pin (macOS on
-# Apple silicon, Windows, aarch64): see tools/nbcompare.py.
-if os.environ.get("COURSE_NBVAL_TOLERANT", "") not in ("", "0"):
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
-    from nbcompare import install_tolerant_comparison
-
-    install_tolerant_comparison()

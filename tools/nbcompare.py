@@ -1,7 +1,7 @@
 """Compare a notebook's outputs with another run's, the way nbval does, exactly or with a tolerance.
 
 Used by ``tools/portability.py`` (exact: which cells differ under an emulated CPU) and by
-``tests/conftest.py`` in tolerant mode (``make test TOLERANT=1``), for machines the numeric profile
+``conftest.py`` in tolerant mode (``make test TOLERANT=1``), for machines the numeric profile
 cannot pin (macOS on Apple silicon, Windows, aarch64), where trained models agree with the committed
 outputs only to a few units in the last printed digit.
 
