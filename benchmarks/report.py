@@ -154,6 +154,35 @@ def ann_target(ann: dict | None) -> tuple[str, str, str]:
     return name, text, mark(True)
 
 
+def peer_targets(peers: dict | None) -> list[tuple[str, str, str]]:
+    """Issue 22's rows from results/peers.json (bench_peers.py: implicit and cornac in the same run)."""
+    als_name = "ImplicitALS at least as fast as implicit's one-thread ALS, NDCG@10 within 0.002 (ML-100K, same run)"
+    bpr_name = "BPR-MF NDCG@10 >= 0.444 (validation-tuned, per-user split) and at least as fast as cornac's BPR"
+    if not peers:
+        return [(als_name, "-", mark(None)), (bpr_name, "-", mark(None))]
+    rows = []
+    pairs = [r for r in peers.get("als_ratios", []) if r.get("size") == "100k"]
+    if pairs:
+        worst = max(r["time_ratio"] for r in pairs)
+        gap = max(abs(r["ndcg10_diff"]) for r in pairs)
+        text = "; ".join(f"{r['course'].replace('course ImplicitALS, ', '')}: {r['time_ratio']:.2f}x implicit's CPU time, "
+                         f"NDCG@10 {r['ndcg10_diff']:+.4f}" for r in pairs)
+        rows.append((als_name, text + " (1M and 10M not run)", mark(worst <= 1.0 and gap <= 0.002)))
+    else:
+        rows.append((als_name, "-", mark(None)))
+    by_model = {r["model"]: r for r in peers.get("bpr", [])}
+    course = by_model.get("course BPRMF, validation-tuned")
+    cornac = by_model.get("cornac BPR, validation-tuned")
+    if course and cornac:
+        ratio = course["fit_cpu_s"] / cornac["fit_cpu_s"]
+        rows.append((bpr_name, f"course {course['ndcg10']:.4f} vs cornac {cornac['ndcg10']:.4f} (both tuned on validation); "
+                     f"fit CPU {course['fit_cpu_s']:.2f} vs {cornac['fit_cpu_s']:.2f} s ({ratio:.2f}x cornac's)",
+                     mark(course["ndcg10"] >= 0.444 and ratio <= 1.0)))
+    else:
+        rows.append((bpr_name, "-", mark(None)))
+    return rows
+
+
 def target_notes(rows) -> list[str]:
     """Why a target is not met, when the reason is known (from the profiles in benchmarks/README.md)."""
     notes = []
@@ -305,6 +334,7 @@ def build(command: str) -> tuple[str, str]:
     machine = next((d["machine"] for d in (s, seeds, sc, ep) if d), None) or benchlib.machine()
     rows = targets(s, seeds, sc, ep, nb, ranking_md)
     rows.append(ann_target(load("ann")))
+    rows.extend(peer_targets(load("peers")))
     target_md = "| target | measured | status |\n| --- | --- | --- |\n" + "\n".join(f"| {a} | {b} | {c} |" for a, b, c in rows)
     notes = target_notes(rows)
     if notes:
