@@ -730,6 +730,28 @@ def _bpr_loss(x):  # pragma: no cover - compiled
     return -x + np.log1p(z), 1.0 / (1.0 + z)
 
 
+@numba.njit(cache=True, inline="always")
+def _bpr_step(u, i, j, P, Q, bi, lr, reg, reg_b):  # pragma: no cover - compiled
+    r"""One SGD step on the triple (u, i, j): :math:`x_{uij} = b_i - b_j + p_u^\top (q_i - q_j)`, the
+    gradient of :math:`-\ln \sigma(x_{uij})` plus the penalties; returns the loss. Inlined in the
+    epoch loops, so it is compiled with each loop's flags (``fastmath`` only in the fast one)."""
+    n_factors = P.shape[1]
+    x = bi[i] - bi[j]
+    for f in range(n_factors):
+        x += P[u, f] * (Q[i, f] - Q[j, f])
+    loss, g = _bpr_loss(x)
+    bi[i] += lr * (g - reg_b * bi[i])
+    bi[j] += lr * (-g - reg_b * bi[j])
+    for f in range(n_factors):
+        puf = P[u, f]
+        qif = Q[i, f]
+        qjf = Q[j, f]
+        P[u, f] += lr * (g * (qif - qjf) - reg * puf)
+        Q[i, f] += lr * (g * puf - reg * qif)
+        Q[j, f] += lr * (-g * puf - reg * qjf)
+    return loss
+
+
 @numba.njit(cache=True)
 def _bpr_epoch(us, is_, js, P, Q, bi, lr, reg, reg_b):  # pragma: no cover - compiled
     """One SGD pass over the triples ``(us[k], is_[k], js[k])``; returns the sum of -log sigma(x_uij)."""
@@ -737,20 +759,7 @@ def _bpr_epoch(us, is_, js, P, Q, bi, lr, reg, reg_b):  # pragma: no cover - com
     total = 0.0
     for k in range(len(us)):
         u, i, j = us[k], is_[k], js[k]
-        x = bi[i] - bi[j]
-        for f in range(n_factors):
-            x += P[u, f] * (Q[i, f] - Q[j, f])
-        loss, g = _bpr_loss(x)
-        total += loss
-        bi[i] += lr * (g - reg_b * bi[i])
-        bi[j] += lr * (-g - reg_b * bi[j])
-        for f in range(n_factors):
-            puf = P[u, f]
-            qif = Q[i, f]
-            qjf = Q[j, f]
-            P[u, f] += lr * (g * (qif - qjf) - reg * puf)
-            Q[i, f] += lr * (g * puf - reg * qif)
-            Q[j, f] += lr * (-g * puf - reg * qjf)
+        total += _bpr_step(u, i, j, P, Q, bi, lr, reg, reg_b)
     return total
 
 
@@ -790,20 +799,7 @@ def _bpr_epoch_fast(order, start, us, is_, indptr, indices, cand, pool, js, P, Q
             j = pool[used]
             used += 1
         js[t] = j
-        x = bi[i] - bi[j]
-        for f in range(n_factors):
-            x += P[u, f] * (Q[i, f] - Q[j, f])
-        loss, g = _bpr_loss(x)
-        total += loss
-        bi[i] += lr * (g - reg_b * bi[i])
-        bi[j] += lr * (-g - reg_b * bi[j])
-        for f in range(n_factors):
-            puf = P[u, f]
-            qif = Q[i, f]
-            qjf = Q[j, f]
-            P[u, f] += lr * (g * (qif - qjf) - reg * puf)
-            Q[i, f] += lr * (g * puf - reg * qif)
-            Q[j, f] += lr * (-g * puf - reg * qjf)
+        total += _bpr_step(u, i, j, P, Q, bi, lr, reg, reg_b)
     return total, len(order)
 
 
