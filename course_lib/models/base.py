@@ -83,7 +83,8 @@ from sklearn.utils.validation import check_is_fitted as _sklearn_check_is_fitted
 from ..interactions import Interactions, UnknownIdError
 from ..validation import check_positive_int, check_ratings
 
-__all__ = ["NotFittedError", "Prediction", "Recommender", "UnknownIdError", "check_is_fitted", "estimate_known_pairs"]
+__all__ = ["NotFittedError", "Prediction", "Recommender", "UnknownIdError", "check_is_fitted", "estimate_known_pairs",
+           "pairs_from_scores"]
 
 
 class Prediction(NamedTuple):
@@ -117,6 +118,15 @@ def estimate_known_pairs(u, i, score_pairs, batch_size: int | None = None) -> tu
         rows = ok[start:start + step]
         est[rows] = score_pairs(u[rows], i[rows])
     return est, impossible
+
+
+def pairs_from_scores(scores):
+    """A ``score_pairs`` for :func:`estimate_known_pairs` from a model's ``scores(users) -> (n_users, n_items)``:
+    each distinct user's row is computed once and read at the pairs' items."""
+    def score_pairs(u, i):
+        users, inverse = np.unique(u, return_inverse=True)
+        return scores(users)[inverse, i]
+    return score_pairs
 
 
 class Recommender(BaseEstimator, ABC):

@@ -23,7 +23,7 @@ import scipy.sparse as sp
 from ..interactions import Interactions
 from ..similarities import binary_cosine
 from ..validation import check_finite_number, check_positive_int, check_random_state
-from .base import Recommender, estimate_known_pairs
+from .base import Recommender, estimate_known_pairs, pairs_from_scores
 
 __all__ = ["EASE", "ImplicitALS", "ItemKNN", "binary_matrix"]
 
@@ -41,10 +41,7 @@ class _ScoreModel(Recommender):
     _predicts_ratings = False
 
     def _estimate(self, u, i):
-        def score_pairs(u, i):
-            users, inverse = np.unique(u, return_inverse=True)
-            return self._scores(users)[inverse, i]
-        return estimate_known_pairs(u, i, score_pairs)
+        return estimate_known_pairs(u, i, pairs_from_scores(self._scores))
 
 
 class ItemKNN(_ScoreModel):

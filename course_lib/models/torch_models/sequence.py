@@ -33,7 +33,7 @@ from torch.nn import functional as F
 from ...interactions import HeldOut, Interactions
 from ...sequences import next_item_chunks, next_item_windows, pad_left, user_histories
 from ...validation import check_finite_number, check_positive_int, check_random_state
-from ..base import Recommender
+from ..base import Recommender, estimate_known_pairs, pairs_from_scores
 from ..training import check_early_stopping
 from .training import fit_network, torch_random
 
@@ -289,13 +289,7 @@ class _SequenceRecommender(Recommender):
         return np.vstack(out) if out else np.zeros((0, self.data_.n_items))
 
     def _estimate(self, u, i):
-        u, i = np.asarray(u, dtype=np.int64), np.asarray(i, dtype=np.int64)
-        known = (u >= 0) & (i >= 0)
-        est = np.zeros(len(u))
-        if known.any():
-            users, row = np.unique(u[known], return_inverse=True)
-            est[known] = self._scores(users)[row, i[known]]
-        return est, ~known
+        return estimate_known_pairs(u, i, pairs_from_scores(self._scores))
 
     @property
     def item_factors_(self) -> np.ndarray:
