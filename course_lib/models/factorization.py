@@ -71,6 +71,13 @@ class FactorModel(Recommender):
         given, a random ``validation_fraction`` of the training ratings (then left out of training)."""
         return split_validation(data, validation, patience, self.validation_fraction, _generator(rng))
 
+    def _normal_init(self):
+        """``(init_mean, init_std, rng)``: the checked parameters of Surprise's normal initialisation of
+        the factors and its RandomState (``random_state`` as Surprise reads it)."""
+        return (check_finite_number(self.init_mean, "init_mean"),
+                check_finite_number(self.init_std_dev, "init_std_dev", minimum=0),
+                check_random_state(self.random_state, legacy=True))
+
     def _training_rows(self, data: Interactions, validation: HeldOut | None, patience: int | None, rng):
         """Zero biases, the validation split (drawn after the factors, Surprise's order of draws) and the
         training rows user by user: ``(validation, u, i, r)``."""
@@ -370,9 +377,7 @@ class BiasedMF(FactorModel):
     def _fit(self, data: Interactions, validation: HeldOut | None) -> None:
         n_factors, n_epochs, patience = self._check_common()
         lrs, regs = self._rates()
-        init_mean = check_finite_number(self.init_mean, "init_mean")
-        init_std = check_finite_number(self.init_std_dev, "init_std_dev", minimum=0)
-        rng = check_random_state(self.random_state, legacy=True)
+        init_mean, init_std, rng = self._normal_init()
         self.user_factors_ = rng.normal(init_mean, init_std, size=(data.n_users, n_factors))
         self.item_factors_ = rng.normal(init_mean, init_std, size=(data.n_items, n_factors))
         validation, us, is_, rs = self._training_rows(data, validation, patience, rng)

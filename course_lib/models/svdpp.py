@@ -53,7 +53,7 @@ from numba import types
 from numba.extending import intrinsic
 
 from ..interactions import HeldOut, Interactions
-from ..validation import check_finite_number, check_random_state
+from ..validation import check_finite_number
 from .factorization import FactorModel, exact_dots
 
 __all__ = ["SVDpp"]
@@ -318,9 +318,7 @@ class SVDpp(FactorModel):
     def _fit(self, data: Interactions, validation: HeldOut | None) -> None:
         n_factors, n_epochs, patience = self._check_common()
         lrs, regs = self._rates()
-        init_mean = check_finite_number(self.init_mean, "init_mean")
-        init_std = check_finite_number(self.init_std_dev, "init_std_dev", minimum=0)
-        rng = check_random_state(self.random_state, legacy=True)
+        init_mean, init_std, rng = self._normal_init()
         shape_u, shape_i = (data.n_users, n_factors), (data.n_items, n_factors)
         self.user_factors_ = rng.normal(init_mean, init_std, size=shape_u)
         self.item_factors_ = rng.normal(init_mean, init_std, size=shape_i)

@@ -18,11 +18,12 @@ from abc import abstractmethod
 import numpy as np
 import pandas as pd
 
+from ..features import FeatureEncoder
 from ..interactions import UnknownIdError
-from ..retrieval import tower_inputs
-from ..validation import check_finite_number, check_positive_int
+from ..retrieval import split_features, tower_inputs
+from ..validation import check_finite_number, check_positive_int, check_random_state
 from .base import Recommender, estimate_known_pairs
-from .training import split_validation
+from .training import check_early_stopping, split_validation
 
 __all__ = ["TwoTowerModel"]
 
@@ -82,6 +83,14 @@ class TwoTowerModel(Recommender):
         for name in ("logq_correction", "remove_accidental_hits"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}")
+
+    def _start_fit(self, data):
+        """Check the parameters, split the features between the towers, fit the encoder: ``(patience, rng)``."""
+        self._check_params()
+        self.user_features_, self.item_features_ = split_features(self.features)
+        patience = check_early_stopping(self)
+        self.encoder_ = FeatureEncoder().fit(data.users, data.items)
+        return patience, check_random_state(self.random_state)
 
     def _training_pairs(self, data, validation, patience, rng):
         """Training pairs ``(u, i)`` and the validation pairs whose ids training knows, or ``None``

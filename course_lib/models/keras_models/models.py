@@ -65,6 +65,17 @@ class GlobalBias(keras.layers.Layer):
         return x + self.b
 
 
+def record_history(model, hist) -> None:
+    """Keras's ``fit`` history as the contract's learned attributes: ``history_`` (``train_loss``,
+    ``val_loss``, epochs from 1), ``n_epochs_`` and ``best_epoch_`` (lowest ``val_loss``, else the last)."""
+    names = {"loss": "train_loss", "val_loss": "val_loss"}
+    history = pd.DataFrame({names[k]: v for k, v in hist.history.items() if k in names})
+    history.index = pd.RangeIndex(1, len(history) + 1, name="epoch")
+    model.history_ = history
+    model.n_epochs_ = len(history)
+    model.best_epoch_ = int(history["val_loss"].idxmin()) if "val_loss" in history else model.n_epochs_
+
+
 def build_dot_product(n_users: int, n_items: int, n_factors: int = 32, *, biases: bool = True,
                       y_range: tuple[float, float] | None = None, weight_decay: float = 0.0,
                       dropout: float = 0.0, seed: int | None = 0) -> keras.Model:
@@ -173,12 +184,7 @@ class _KerasRecommender(Recommender):
         # them with the global random state)
         hist = self.net_.fit(epochs, epochs=n_epochs, validation_data=validation_data, callbacks=callbacks,
                              shuffle=False, verbose=0)
-        names = {"loss": "train_loss", "val_loss": "val_loss"}
-        history = pd.DataFrame({names[k]: v for k, v in hist.history.items() if k in names})
-        history.index = pd.RangeIndex(1, len(history) + 1, name="epoch")
-        self.history_ = history
-        self.n_epochs_ = len(history)
-        self.best_epoch_ = int(history["val_loss"].idxmin()) if "val_loss" in history else self.n_epochs_
+        record_history(self, hist)
 
     def _factors(self, layer: str) -> np.ndarray:
         self._check_fitted()

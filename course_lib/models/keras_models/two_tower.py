@@ -23,15 +23,13 @@ from __future__ import annotations
 import keras
 import keras_rs
 import numpy as np
-import pandas as pd
 from keras import ops
 
-from ...features import FeatureEncoder
 from ...interactions import HeldOut, Interactions
-from ...retrieval import sampling_probability, split_features, tower_cardinalities, tower_inputs
-from ...validation import check_random_state, derive_seed
+from ...retrieval import sampling_probability, tower_cardinalities, tower_inputs
+from ...validation import derive_seed
 from ..towers import TwoTowerModel
-from ..training import check_early_stopping
+from .models import record_history
 
 __all__ = ["IdDropout", "MaskAccidentalHits", "TwoTower", "build_tower", "build_two_tower"]
 
@@ -181,11 +179,7 @@ class TwoTower(TwoTowerModel):
                               seed=self.seed_)
 
     def _fit(self, data: Interactions, validation: HeldOut | None) -> None:
-        self._check_params()
-        self.user_features_, self.item_features_ = split_features(self.features)
-        patience = check_early_stopping(self)
-        self.encoder_ = FeatureEncoder().fit(data.users, data.items)
-        rng = check_random_state(self.random_state)
+        patience, rng = self._start_fit(data)
         self.seed_ = derive_seed(rng) % (2**31 - 1)
         u, i, val = self._training_pairs(data, validation, patience, rng)
         self.sampling_probability_ = sampling_probability(i, data.n_items)
@@ -221,12 +215,7 @@ class TwoTower(TwoTowerModel):
         batches = _Batches(make_batch, len(u), int(self.batch_size), rng)
         hist = self.net_.fit(batches, epochs=int(self.n_epochs), callbacks=callbacks, shuffle=False,
                              verbose=1 if self.progress else 0)
-        names = {"loss": "train_loss", "val_loss": "val_loss"}
-        history = pd.DataFrame({names[k]: v for k, v in hist.history.items() if k in names})
-        history.index = pd.RangeIndex(1, len(history) + 1, name="epoch")
-        self.history_ = history
-        self.n_epochs_ = len(history)
-        self.best_epoch_ = int(history["val_loss"].idxmin()) if "val_loss" in history else self.n_epochs_
+        record_history(self, hist)
 
     # -- vectors -----------------------------------------------------------------------------
     def _tower(self, side: str, inputs: dict[str, np.ndarray]) -> np.ndarray:

@@ -29,10 +29,8 @@ from torch.nn import functional as F
 
 from ...features import FeatureEncoder
 from ...interactions import HeldOut, Interactions
-from ...retrieval import sampling_probability, split_features, tower_cardinalities, tower_inputs
-from ...validation import check_random_state
+from ...retrieval import sampling_probability, tower_cardinalities, tower_inputs
 from ..towers import TwoTowerModel
-from ..training import check_early_stopping
 from .features import ConcatFusion
 from .training import fit_network, torch_random
 
@@ -167,11 +165,7 @@ class TwoTower(TwoTowerModel):
 
     # -- fitting ---------------------------------------------------------------------------
     def _fit(self, data: Interactions, validation: HeldOut | None) -> None:
-        self._check_params()
-        self.user_features_, self.item_features_ = split_features(self.features)
-        patience = check_early_stopping(self)
-        self.encoder_ = FeatureEncoder().fit(data.users, data.items)
-        rng = check_random_state(self.random_state)
+        patience, rng = self._start_fit(data)
         u, i, val = self._training_pairs(data, validation, patience, rng)
         self.sampling_probability_ = sampling_probability(i, data.n_items)
         log_q = torch.as_tensor(np.log(np.maximum(self.sampling_probability_, 1e-12)), dtype=torch.float32)
