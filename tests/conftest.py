@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
+import pandas as pd
 import pytest
 
 collect_ignore_glob = ["**/*.ipynb"]
@@ -80,3 +82,15 @@ def shared_mirror():
     if not path or not os.path.isdir(path):
         pytest.skip("COURSE_DATA_MIRROR is not set to a folder of raw MovieLens files")
     return path
+
+
+@pytest.fixture(scope="module")
+def cycle():
+    """Sequences to learn, for the sequence and attention models: 40 users walk a cycle of 15 items
+    (i -> i + 1 mod 15) from random starts, 8-14 steps each."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for u in range(40):
+        start, n = int(rng.integers(15)), int(rng.integers(8, 15))
+        rows += [(u, (start + t) % 15, 4.0, 1000 + t) for t in range(n)]
+    return pd.DataFrame(rows, columns=["user_id", "item_id", "rating", "timestamp"])

@@ -37,17 +37,6 @@ def _deterministic():
     torch.use_deterministic_algorithms(True)
 
 
-@pytest.fixture(scope="module")
-def cycle():
-    """40 users walk a cycle of 15 items (i -> i + 1 mod 15) from random starts, 8-14 steps each."""
-    rng = np.random.default_rng(0)
-    rows = []
-    for u in range(40):
-        start, n = int(rng.integers(15)), int(rng.integers(8, 15))
-        rows += [(u, (start + t) % 15, 4.0, 1000 + t) for t in range(n)]
-    return pd.DataFrame(rows, columns=["user_id", "item_id", "rating", "timestamp"])
-
-
 def _inputs(n_items: int, T: int = 6) -> torch.Tensor:
     """Three left-padded rows of shifted ids: full, half padded, a single item."""
     return torch.tensor([[3, 1, 4, 2, 5, 7], [0, 0, 0, 6, 2, 8], [0, 0, 0, 0, 0, 9]])[:, -T:] % (n_items + 1)

@@ -26,17 +26,6 @@ def _deterministic():
     torch.use_deterministic_algorithms(True)
 
 
-@pytest.fixture(scope="module")
-def cycle():
-    """40 users walk a cycle of 15 items (i -> i + 1 mod 15) from random starts, 8-14 steps each."""
-    rng = np.random.default_rng(0)
-    rows = []
-    for u in range(40):
-        start, n = int(rng.integers(15)), int(rng.integers(8, 15))
-        rows += [(u, (start + t) % 15, 4.0, 1000 + t) for t in range(n)]
-    return pd.DataFrame(rows, columns=["user_id", "item_id", "rating", "timestamp"])
-
-
 # -- histories and examples -----------------------------------------------------------------
 def test_user_histories_time_order_and_ties():
     r = pd.DataFrame({"user_id": [1, 1, 1, 2, 2], "item_id": [10, 11, 12, 10, 12],
