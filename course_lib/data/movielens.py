@@ -125,6 +125,30 @@ def load_ml_latest_small(cache_dir=None) -> MovieLens:
     return MovieLens("ml-latest-small", ratings, movies, None)
 
 
+def load_tags(cache_dir=None) -> pd.DataFrame:
+    """The free-text tags of MovieLens latest-small: user_id, item_id, tag (str), timestamp; 3,683 rows.
+
+    Tags are words users attached to movies ("funny", "Pixar", "atmospheric"). They were written at
+    any time, so a model that reads them may see words written after a test rating: say so when
+    evaluating a content-based model with them (or keep only tags older than the split).
+    """
+    folder = dataset_folder("ml-latest-small", ("tags.csv",), cache_dir)
+    tags = _read(folder / "tags.csv", "ml-latest-small tags", dtype={"userId": "int32", "movieId": "int32",
+                                                                     "tag": str, "timestamp": "int64"})
+    if list(tags.columns) != ["userId", "movieId", "tag", "timestamp"]:
+        raise DatasetError(f"ml-latest-small tags.csv has columns {list(tags.columns)}, "
+                           "expected userId,movieId,tag,timestamp")
+    return tags.rename(columns={"userId": "user_id", "movieId": "item_id"})
+
+
+def tags_per_item(tags: pd.DataFrame) -> pd.DataFrame:
+    """One row per tagged item: item_id and ``tags``, the item's tags lower-cased and joined by spaces."""
+    if not {"item_id", "tag"} <= set(tags.columns):
+        raise ValueError("tags needs the columns item_id and tag (see load_tags)")
+    joined = tags.dropna(subset=["tag"]).assign(tag=lambda t: t["tag"].str.lower()).groupby("item_id")["tag"]
+    return joined.agg(" ".join).rename("tags").reset_index()
+
+
 _CSV_COLUMNS = {"userId": "user_id", "movieId": "item_id", "rating": "rating", "timestamp": "timestamp"}
 
 
