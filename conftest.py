@@ -18,6 +18,12 @@ os.environ.update(numeric_environment())
 if "numpy" in sys.modules:  # then only the kernels and subprocesses get the profile, not this process
     sys.stderr.write("conftest: NumPy was imported before the numeric profile was set\n")
 
+# Test modules import TensorFlow and PyTorch in any order: load Triton (if a CUDA build of PyTorch
+# installed it) before TensorFlow, or PyTorch's first use of it crashes (see course_lib.compat).
+from course_lib.compat import preload_triton  # noqa: E402
+
+preload_triton()
+
 # Tolerant comparison (make test TOLERANT=1), for machines the numeric profile cannot pin (macOS on
 # Apple silicon, Windows, aarch64): see tools/nbcompare.py.
 if os.environ.get("COURSE_NBVAL_TOLERANT", "") not in ("", "0"):

@@ -171,6 +171,9 @@ def setup(seed: int = 42, *, torch: bool = False, tensorflow: bool = False, thre
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(threads)
+    from course_lib.compat import preload_triton
+
+    preload_triton()  # before TensorFlow: see course_lib.compat
     if torch:
         import torch as _torch
 

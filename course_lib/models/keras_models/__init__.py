@@ -6,7 +6,11 @@ Call ``course.setup(seed, tensorflow=True)`` first so the run is deterministic.
 
 from __future__ import annotations
 
-from .models import DotProduct, NeuMF, build_dot_product, build_neumf
-from .two_tower import TwoTower, build_two_tower
+from ...compat import preload_triton
+
+preload_triton()  # before TensorFlow loads: see course_lib.compat
+
+from .models import DotProduct, NeuMF, build_dot_product, build_neumf  # noqa: E402
+from .two_tower import TwoTower, build_two_tower  # noqa: E402
 
 __all__ = ["DotProduct", "NeuMF", "TwoTower", "build_dot_product", "build_neumf", "build_two_tower"]
