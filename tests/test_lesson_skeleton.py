@@ -29,7 +29,6 @@ FRONT_DOOR = {"00_welcome.ipynb"}
 NOT_YET = {
     "07_implicit_feedback_ncf.ipynb": "no learning goals, what-to-notice, pitfalls or check-your-understanding blocks",
     "15_movie_recommender_capstone.ipynb": "no learning goals, what-to-notice, pitfalls or check-your-understanding blocks",
-    "16_faq.ipynb": "no learning goals, what-to-notice, pitfalls or check-your-understanding blocks",
 }
 
 
