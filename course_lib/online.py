@@ -18,6 +18,8 @@ with probability :math:`e_j = 1 / \log_2(j + 1)` and clicks an examined item wit
               into one, each position credited to the model ("team") that placed it; the model
               whose team gets more clicks wins that user. Every user sees both models, so it needs
               far fewer users than an A/B test for the same decision.
+``interleaving_test``  team-draft interleaving for every user, a win for the team with more clicks;
+              the sign test (``scipy.stats.binomtest``) over the users with a winner.
 ``paired_test``  two models scored on the *same* users offline (e.g.
               :func:`course_lib.beyond_accuracy.per_user_ndcg`): the mean per-user difference, its
               95 % t interval, the paired t-test (``scipy.stats.ttest_rel``) and the Wilcoxon
@@ -34,7 +36,8 @@ from scipy import stats
 
 from .validation import check_finite_number, check_random_state
 
-__all__ = ["ab_test", "examination_probabilities", "paired_test", "simulate_clicks", "team_draft_interleave"]
+__all__ = ["ab_test", "examination_probabilities", "interleaving_test", "paired_test", "simulate_clicks",
+           "team_draft_interleave"]
 
 
 def examination_probabilities(k: int) -> np.ndarray:
@@ -107,6 +110,31 @@ def team_draft_interleave(list_a, list_b, k: int, rng) -> tuple[list, list]:
         chosen.add(pool[0])
         count[team] += 1
     return merged, teams
+
+
+def interleaving_test(recs_a: Mapping, recs_b: Mapping, relevant: Mapping, k: int = 10, *, p_relevant: float = 0.7,
+                      p_other: float = 0.02, random_state=0) -> dict[str, float]:
+    """Team-draft interleaving for every user in both ``recs_a`` and ``recs_b``; wins, ties and the sign test.
+
+    Each user sees one merged list (:func:`team_draft_interleave`), clicks under the click model
+    (:func:`simulate_clicks`), and the team with more clicks wins that user. Returns ``wins_a``,
+    ``wins_b``, ``ties`` and the two-sided sign-test ``pvalue`` (``scipy.stats.binomtest`` of
+    ``wins_b`` among the users with a winner; 1.0 if nobody clicked).
+    """
+    users = [u for u in recs_a if u in recs_b]
+    if not users:
+        raise ValueError("no user is present in both recs_a and recs_b")
+    rng = check_random_state(random_state)
+    wins = {"A": 0, "B": 0, "tie": 0}
+    for user in users:
+        merged, teams = team_draft_interleave(recs_a[user], recs_b[user], k, rng)
+        clicks = simulate_clicks(merged, relevant.get(user, ()), rng, p_relevant=p_relevant, p_other=p_other)
+        a = sum(c for c, t in zip(clicks, teams) if t == "A")
+        b = sum(c for c, t in zip(clicks, teams) if t == "B")
+        wins["A" if a > b else "B" if b > a else "tie"] += 1
+    decided = wins["A"] + wins["B"]
+    pvalue = float(stats.binomtest(wins["B"], decided).pvalue) if decided else 1.0
+    return {"wins_a": wins["A"], "wins_b": wins["B"], "ties": wins["tie"], "pvalue": pvalue}
 
 
 def paired_test(metric_a: pd.Series, metric_b: pd.Series) -> dict[str, float]:

@@ -130,3 +130,15 @@ def test_ab_test_finds_a_better_list_and_not_an_identical_one():
     same = online.ab_test(good, good, relevant, random_state=0)
     assert same["low"] < 0 < same["high"]
     assert online.ab_test(bad, good, relevant, random_state=0) == result  # seeded
+
+
+def test_interleaving_prefers_the_list_with_the_relevant_items_first():
+    relevant = {u: {u % 50, (u + 1) % 50} for u in range(600)}
+    good = {u: sorted(relevant[u]) + [100, 101, 102] for u in range(600)}
+    bad = {u: [100, 101, 102] + sorted(relevant[u]) for u in range(600)}
+    result = online.interleaving_test(bad, good, relevant, 5, random_state=0)
+    assert result["wins_a"] + result["wins_b"] + result["ties"] == 600
+    assert result["wins_b"] > 3 * result["wins_a"] and result["pvalue"] < 1e-6
+    assert result["pvalue"] == pytest.approx(stats.binomtest(result["wins_b"], result["wins_a"] + result["wins_b"]).pvalue)
+    same = online.interleaving_test(good, good, relevant, 5, random_state=0)
+    assert same["pvalue"] > 0.01  # identical lists: the coin decides the teams, no real winner
