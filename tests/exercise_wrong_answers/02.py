@@ -11,6 +11,11 @@ for u, items in test.groupby("user_id").item_id:
     C_u = {candidates}
     per_user.append({share})
 return float(np.mean(per_user))"""
+ILD = """v = np.asarray(vectors, dtype=float)
+norms = np.linalg.norm(v, axis=1, keepdims=True)
+unit = {unit}
+a, b = {pairs}
+return float({result})"""
 PERFECT = """n_T = {n_T}
 hits = {hits}
 return {result}"""
@@ -28,6 +33,11 @@ def random(catalogue="set(train.item_id)", candidates="catalogue - seen.get(u, s
 def perfect(n_T='test.groupby("user_id").size().to_numpy()', hits="np.minimum(k, n_T)",
             result="float(np.mean(hits / k)), float(np.mean(hits / n_T))"):
     return PERFECT.format(n_T=n_T, hits=hits, result=result)
+
+
+def ild(unit="np.divide(v, norms, out=np.zeros_like(v), where=norms > 0)", pairs="np.triu_indices(len(v), k=1)",
+        result="np.mean(1 - np.sum(unit[a] * unit[b], axis=1))"):
+    return ILD.format(unit=unit, pairs=pairs, result=result)
 
 
 WRONG = {
@@ -68,5 +78,18 @@ WRONG = {
         W("ratio of totals instead of the mean over users",
           body=perfect(result="float(hits.sum() / (k * len(n_T))), float(hits.sum() / n_T.sum())")),
         W("hard-codes the self-check's answer", body="return 0.899681866384, 0.611515842456", target="hidden"),
+    ],
+    "ex2_4": [
+        W("counts each film paired with itself (the k x k mean, diagonal included)",
+          body=ild(pairs="np.indices((len(v), len(v))).reshape(2, -1)")),
+        W("the mean cosine similarity, not the distance", body=ild(result="np.mean(np.sum(unit[a] * unit[b], axis=1))")),
+        W("1 - the raw dot product: rows not scaled to length 1", body=ild(unit="v")),
+        W("the sum over pairs instead of the mean", body=ild(result="np.sum(1 - np.sum(unit[a] * unit[b], axis=1))")),
+        W("divides by k squared instead of the number of pairs",
+          body=ild(result="np.sum(1 - np.sum(unit[a] * unit[b], axis=1)) / len(v) ** 2")),
+        W("the Euclidean distance between the unit vectors", body=ild(result="np.mean(np.linalg.norm(unit[a] - unit[b], axis=1))")),
+        W("divides by zero for an empty row (NaN instead of distance 1)", body=ild(unit="v / norms")),
+        W("hard-codes the self-check's answer", body="return 0.684358858314", target="hidden"),
+        pretender("ild(vectors)", "_Anything(0.684358858314)"),
     ],
 }
