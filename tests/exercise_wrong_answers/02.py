@@ -88,7 +88,7 @@ WRONG = {
         W("divides by k squared instead of the number of pairs",
           body=ild(result="np.sum(1 - np.sum(unit[a] * unit[b], axis=1)) / len(v) ** 2")),
         W("the Euclidean distance between the unit vectors", body=ild(result="np.mean(np.linalg.norm(unit[a] - unit[b], axis=1))")),
-        W("divides by zero for an empty row (NaN instead of distance 1)", body=ild(unit="v / norms")),
+        W("divides by zero for an empty row (NaN instead of distance 1)", body=ild(unit="v / norms"), target="hidden"),
         W("hard-codes the self-check's answer", body="return 0.684358858314", target="hidden"),
         pretender("ild(vectors)", "_Anything(0.684358858314)"),
     ],
