@@ -53,4 +53,15 @@ WRONG = {
             'ts = ratings["timestamp"]\nreturn ratings[ts < t0], ratings[(ts >= t0) & (ts < t1)]')),
         W("train runs up to the end of the window", body=T + "return ratings[ts < t1], ratings[(ts >= t0) & (ts < t1)]"),
     ],
+    "ex15_3": [  # a valid unfitted course model passes the self-check, which checks the contract only
+        W("popularity: the baseline to beat", body="return Popularity()", target="hidden"),
+        W("the global mean: no ranking at all", body="from course_lib.models import GlobalMean\nreturn GlobalMean()", target="hidden"),
+        W("the bias model, which ranks poorly (lesson 02)", body="return BaselineOnly()", target="hidden"),
+        W("EASE itself with the penalty that is the bar: not above it", body="return EASE(lam=500)", target="hidden"),
+        W("item k-NN with its defaults: above popularity, below EASE", body="return ItemKNN()", target="hidden"),
+        W("a model fitted on all of MovieLens (it knows the test ratings)",
+          body="return ImplicitALS(n_factors=64, alpha=3, reg=30).fit(ml.ratings)"),
+        W("a Surprise model instead of a course model", body="import surprise\nreturn surprise.SVD()"),
+        W("no model", body="return None"),
+    ],
 }
