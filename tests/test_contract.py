@@ -51,6 +51,7 @@ FAST = {"BiasedMF": dict(n_factors=8, n_epochs=5), "FunkSVD": dict(n_factors=8, 
         "LogisticRanker": dict(n_epochs=3), "FMRanker": dict(n_epochs=3), "DeepFMRanker": dict(n_epochs=2),
         "DCNRanker": dict(n_epochs=2),
         "SASRec": dict(n_epochs=2), "BERT4Rec": dict(n_epochs=2),
+        "AutoRec": dict(n_epochs=3), "MultVAE": dict(n_epochs=3), "MultDAE": dict(n_epochs=3),
         "TwoTower": dict(n_epochs=3, batch_size=64)}
 
 

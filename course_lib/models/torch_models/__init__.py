@@ -1,4 +1,4 @@
-"""PyTorch recommenders: dot product, GMF, MLP, NeuMF, feature-aware, two-tower, sequence and graph models; training, quantisation.
+"""PyTorch recommenders: dot product, GMF, MLP, NeuMF, feature-aware, two-tower, sequence, graph and autoencoder models; training, quantisation.
 
 Importing this package imports PyTorch (``course_lib.models`` itself never does). Every model follows
 :mod:`course_lib.models.base`; save and load them with :func:`course_lib.models.save_model` /
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ..persistence import load_model, save_model
 from .attention import BERT4Rec, BERT4RecNet, SASRec, SASRecNet
+from .autoencoders import AutoRec, AutoRecNet, MultDAE, MultVAE, MultVAENet
 from .features import AttentionFusion, ConcatFusion, FeatureAware, FeatureAwareNet, TextEncoder
 from .graph import LightGCN, LightGCNNet, normalized_adjacency
 from .models import GMF, MLP, DotProduct, NeuMF
@@ -25,4 +26,5 @@ __all__ = ["AttentionFusion", "Caser", "CaserNet", "ConcatFusion", "DotProduct",
            "make_optimiser", "normalized_adjacency", "quantize", "score_all_batched", "save_model", "scoring_seconds",
            "seen_mask", "serialized_size", "torch_random", "Tower", "TwoTower", "TwoTowerNet",
            "BERT4Rec", "BERT4RecNet", "SASRec", "SASRecNet",
+           "AutoRec", "AutoRecNet", "MultDAE", "MultVAE", "MultVAENet",
            "DCNRanker", "DeepFMRanker", "FMRanker", "LogisticRanker"]
