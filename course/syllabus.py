@@ -45,7 +45,7 @@ LESSONS: tuple[Lesson, ...] = (
            "attention from scratch, SASRec and BERT4Rec, full ranking against sampled negatives",
            "NumPy, PyTorch, Keras"),
     Lesson(11, "11_autoencoders.ipynb", "Autoencoders for top-N",
-           "AutoRec, Mult-VAE and its KL annealing, EASE as the linear autoencoder", "PyTorch"),
+           "AutoRec, Mult-VAE and its KL annealing, EASE as the linear autoencoder", "NumPy, PyTorch"),
     Lesson(12, "12_two_stage_retrieval.ipynb", "Two-stage recommenders: retrieval",
            "two-tower retrieval, in-batch softmax with the logQ correction, ANN indexes", "PyTorch, Keras, faiss"),
     Lesson(13, "13_ranking_feature_crosses.ipynb", "Two-stage recommenders: ranking",

@@ -136,7 +136,7 @@ def test_mult_vae_samples_z_in_training_mode_only():
     net = MultVAENet(6, n_factors=2, layers=(4,), dropout=0.0).double()
     x = torch.tensor([[1.0, 0, 1, 1, 0, 0]], dtype=torch.float64)
     a, b = net.train()(x)[0], net(x)[0]
-    assert float((a - b).abs().max()) > 1e-6  # two draws of epsilon
+    assert float((a - b).abs().max().detach()) > 1e-6  # two draws of epsilon
     net.eval()
     np.testing.assert_array_equal(_np(net(x)[0]), _np(net(x)[0]))
 
