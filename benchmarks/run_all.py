@@ -17,6 +17,8 @@ stage           full run                                                        
 ``epochs``      bench_factorization.py --epochs-only --json (5 rounds)           2 rounds
 ``scaling``     bench_scaling.py: 100k, 1M, 10M (10M last, 600 s per run)        100k and 1M
 ``ranking``     bench_ranking.py (tuned single seed; writes results/ranking.md)  skipped
+``best_topn``   bench_best_topn.py: the best top-10 model, tuned per seed, 3      1 seed, small grids, 3
+                seeds (~10 CPU min)                                              Mult-VAE epochs
 ``features``    bench_features_sequences.py (lessons 08-09 models, 3 seeds)      skipped
 ``ann``         bench_ann.py: 1M synthetic items + MovieLens (~35 min)           100,000 items (results/quick/)
 ``two_stage``   bench_two_stage.py: two towers x 3 seeds, ANN, pipeline latency  1 seed, no Keras
@@ -46,7 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-STAGES = ["surprise", "seeds", "epochs", "scaling", "ranking", "features", "ann", "two_stage", "notebooks", "report"]
+STAGES = ["surprise", "seeds", "epochs", "scaling", "ranking", "best_topn", "features", "ann", "two_stage", "notebooks", "report"]
 
 
 def commands(quick: bool) -> dict[str, list[str] | None]:
@@ -58,6 +60,7 @@ def commands(quick: bool) -> dict[str, list[str] | None]:
             "epochs": py + [str(HERE / "bench_factorization.py"), "--epochs-only", "--json", "--repeats", "2"],
             "scaling": py + [str(HERE / "bench_scaling.py"), "--sizes", "100k,1M", "--timeout", "300"],
             "ranking": None,
+            "best_topn": py + [str(HERE / "bench_best_topn.py"), "--seeds", "42", "--quick"],
             "features": None,
             "ann": py + [str(HERE / "bench_ann.py"), "--quick"],
             "two_stage": py + [str(HERE / "bench_two_stage.py"), "--quick"],
@@ -71,6 +74,7 @@ def commands(quick: bool) -> dict[str, list[str] | None]:
         "epochs": py + [str(HERE / "bench_factorization.py"), "--epochs-only", "--json"],
         "scaling": py + [str(HERE / "bench_scaling.py"), "--sizes", "100k,1M,10M", "--timeout", "600"],
         "ranking": py + [str(HERE / "bench_ranking.py")],
+        "best_topn": py + [str(HERE / "bench_best_topn.py")],
         "features": py + [str(HERE / "bench_features_sequences.py")],
         "ann": py + [str(HERE / "bench_ann.py")],
         "two_stage": py + [str(HERE / "bench_two_stage.py")],
