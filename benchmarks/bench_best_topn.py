@@ -300,6 +300,9 @@ def markdown(data: dict) -> str:
              "(tests/test_metric_reference.py); MAP@10 is `course_lib.metrics.map_at_k` (divided by "
              "min(k, |test items|), Recommenders' `map_at_k`, not its `map`). Mult-VAE: " + data["mult_vae_source"]
              + ".", "",
+             "Grids (every point fitted on fit_part and scored on val): "
+             + "; ".join(f"{name} {grid_}" for name, grid_ in data["grids"].items())
+             + ". The blend's weight is on ALS (0 = EASE alone, 1 = ALS alone); its fit time is both components'.", "",
              f"Mean ± std (sample std) over split seeds {', '.join(map(str, seeds))}:", "",
              "| model | " + " | ".join(METRICS.values()) + " | fit CPU s | NDCG@10 per seed |",
              "|---" * (len(METRICS) + 3) + "|"]
