@@ -20,6 +20,7 @@ stage           full run                                                        
 ``best_topn``   bench_best_topn.py: the best top-10 model, tuned per seed, 3      1 seed, small grids, 3
                 seeds (~10 CPU min)                                              Mult-VAE epochs
 ``features``    bench_features_sequences.py (lessons 08-09 models, 3 seeds)      skipped
+``sequential``  bench_sequential.py: SASRec/BERT4Rec vs lesson 09, 3 seeds       skipped
 ``ann``         bench_ann.py: 1M synthetic items + MovieLens (~35 min)           100,000 items (results/quick/)
 ``two_stage``   bench_two_stage.py: two towers x 3 seeds, ANN, pipeline latency  1 seed, no Keras
 ``notebooks``   bench_notebooks.py: every lesson, fresh kernel, one thread       skipped (kept as measured)
@@ -48,7 +49,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-STAGES = ["surprise", "seeds", "epochs", "scaling", "ranking", "best_topn", "features", "ann", "two_stage", "notebooks", "report"]
+STAGES = ["surprise", "seeds", "epochs", "scaling", "ranking", "best_topn", "features", "sequential", "ann", "two_stage",
+          "notebooks", "report"]
 
 
 def commands(quick: bool) -> dict[str, list[str] | None]:
@@ -62,6 +64,7 @@ def commands(quick: bool) -> dict[str, list[str] | None]:
             "ranking": None,
             "best_topn": py + [str(HERE / "bench_best_topn.py"), "--seeds", "42", "--quick"],
             "features": None,
+            "sequential": None,
             "ann": py + [str(HERE / "bench_ann.py"), "--quick"],
             "two_stage": py + [str(HERE / "bench_two_stage.py"), "--quick"],
             "notebooks": None,
@@ -76,6 +79,7 @@ def commands(quick: bool) -> dict[str, list[str] | None]:
         "ranking": py + [str(HERE / "bench_ranking.py")],
         "best_topn": py + [str(HERE / "bench_best_topn.py")],
         "features": py + [str(HERE / "bench_features_sequences.py")],
+        "sequential": py + [str(HERE / "bench_sequential.py")],
         "ann": py + [str(HERE / "bench_ann.py")],
         "two_stage": py + [str(HERE / "bench_two_stage.py")],
         "notebooks": py + [str(HERE / "bench_notebooks.py")],
