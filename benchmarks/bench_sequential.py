@@ -94,9 +94,9 @@ GRID = {
     "Caser": {
         "library default (L 5, 3 epochs, lr 1e-2)": _CASER,
         "L 10": {**_CASER, "max_len": 10},
-        "8 epochs, lr 3e-3": {**_CASER, "n_epochs": 8, "lr": 3e-3},
     },
     "SASRec": {
+        "library default (max_len 50, lr 1e-3, 10 epochs)": _SASREC,
         "lesson 10 (max_len 20, lr 5e-3, 5 epochs)": {**_SASREC, "max_len": 20, "lr": 5e-3, "n_epochs": 5},
         "lr 3e-3, 7 epochs": {**_SASREC, "lr": 3e-3, "n_epochs": 7},
         "lr 5e-3, batch 256, 7 epochs": {**_SASREC, "lr": 5e-3, "batch_size": 256, "n_epochs": 7},
@@ -249,6 +249,14 @@ def report(data: dict) -> str:
             else:
                 cells.append(_cell(stats[c], 1 if "(s)" in c else 0 if c == "epochs" else 3))
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    grouped: dict = {}
+    for name, runs in data["runs"].items():
+        for r in runs:
+            if r.get("note"):
+                grouped.setdefault(r["note"], []).append(f"{name} seed {r['seed']}")
+    notes = [f"- {', '.join(which)}: {note}" for note, which in grouped.items()]
+    if notes:
+        lines += ["", "Runs with a note:", "", *notes]
     lines += ["", "## Targets", ""]
     for name, t in data.get("targets", {}).items():
         status = "**met**" if t["met"] else "**not met**"
@@ -268,7 +276,8 @@ def report(data: dict) -> str:
                   "|---|---|---|---|---|---|---|"]
         for name, variants in validation.items():
             for variant, r in variants.items():
-                mark = "**chosen**" if CHOSEN.get(name) == variant else r.get("note", "")
+                chosen = "**chosen**" if CHOSEN.get(name) == variant else ""
+                mark = " ".join(x for x in (chosen, r.get("note", "")) if x)
                 epochs = f"{r['epochs']}" + (f" ({r['best epoch']})" if r.get("best epoch") is not None else "")
                 lines.append(f"| {name} | {variant} | {r['full hr@10']:.4f} | {r['full ndcg@10']:.4f} | "
                              f"{r['fit cpu (s)']:.1f} | {epochs} | {mark} |")
