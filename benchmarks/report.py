@@ -183,6 +183,46 @@ def peer_targets(peers: dict | None) -> list[tuple[str, str, str]]:
     return rows
 
 
+def chapter_targets(sequential: dict | None, best: dict | None, autoencoders: dict | None) -> list[tuple[str, str, str]]:
+    """Issue 20's rows: SASRec against lesson 09's networks (bench_sequential.py), the course-best top-10 model
+    (bench_best_topn.py) and the autoencoders' training budget (bench_autoencoders.py)."""
+    rows = []
+    name = "SASRec beats lesson 09's best network on full-ranking NDCG@10 by more than the seeds' spread (leave-last-out)"
+    target = (sequential or {}).get("targets", {}).get("sasrec_beats_lesson_09")
+    if target:
+        res = sequential["results"]
+        best09 = target["best lesson 09 network"]
+        fmt = lambda m: f"{res[m]['full ndcg@10']['mean']:.3f} ± {res[m]['full ndcg@10']['std']:.3f}"  # noqa: E731
+        rows.append((name, f"SASRec {fmt('SASRec')} vs {best09} {fmt(best09)} over {len(sequential['seeds'])} seeds "
+                     f"(gap {target['gap']:.4f}, spread {target['spread']:.4f}); GRU4Rec {fmt('GRU4Rec')}, "
+                     f"BERT4Rec {fmt('BERT4Rec')}", mark(target["met"])))
+    else:
+        rows.append((name, "-", mark(None)))
+    name = "best top-10 NDCG@10 >= 0.49, validation-tuned per split, mean over >= 3 split seeds (per-user 75/25)"
+    summary = (best or {}).get("summary")
+    if summary:
+        means = {m: v["ndcg@10"] for m, v in summary.items()}
+        top = max(means, key=lambda m: means[m]["mean"])
+        others = ", ".join(f"{m} {v['mean']:.4f}" for m, v in means.items() if m != top and v["mean"] > 0.4)
+        rows.append((name, f"{top} {means[top]['mean']:.4f} ± {means[top]['std']:.4f} over seeds {best['seeds']}; "
+                     f"{others}", mark(means[top]["mean"] >= 0.49)))
+    else:
+        rows.append((name, "-", mark(None)))
+    name = "every attention and autoencoder model trains in <= 60 s CPU on ML-100K (one thread)"
+    fits = {}
+    for key, value in (sequential or {}).get("targets", {}).items():
+        if key.endswith("fit <= 60 s CPU") and key.split()[0] in ("SASRec", "BERT4Rec"):
+            fits[key.split()[0]] = value["slowest fit"]
+    for row in (autoencoders or {}).get("test", []):
+        fits[row["model"]] = row["fit_cpu_s"]
+    if fits:
+        rows.append((name, "; ".join(f"{m} {t:.1f} s" for m, t in fits.items()) + " (the slowest fit, under load)",
+                     mark(max(fits.values()) <= 60)))
+    else:
+        rows.append((name, "-", mark(None)))
+    return rows
+
+
 def target_notes(rows) -> list[str]:
     """Why a target is not met, when the reason is known (from the profiles in benchmarks/README.md)."""
     notes = []
@@ -335,6 +375,7 @@ def build(command: str) -> tuple[str, str]:
     rows = targets(s, seeds, sc, ep, nb, ranking_md)
     rows.append(ann_target(load("ann")))
     rows.extend(peer_targets(load("peers")))
+    rows.extend(chapter_targets(load("sequential"), load("best_topn"), load("autoencoders")))
     target_md = "| target | measured | status |\n| --- | --- | --- |\n" + "\n".join(f"| {a} | {b} | {c} |" for a, b, c in rows)
     notes = target_notes(rows)
     if notes:
