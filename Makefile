@@ -48,9 +48,10 @@ kernel: $(KERNEL)
 java: $(STAMP)
 	@$(BIN)/python -m course_lib.distributed.java --install-if-missing
 
-## data: fetch and verify MovieLens 100K (uses COURSE_DATA_MIRROR when set)
+## data: fetch and verify MovieLens 100K and latest-small (uses COURSE_DATA_MIRROR when set)
 data: $(STAMP)
 	@$(BIN)/python -m course_lib.data fetch ml-100k
+	@$(BIN)/python -m course_lib.data fetch ml-latest-small
 
 ## lab: set up if needed, then open the learner's copies (student/: no solutions) in JupyterLab
 lab: setup student
