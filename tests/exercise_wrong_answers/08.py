@@ -58,4 +58,24 @@ WRONG = {
             "return np.where(n > 0, (shares @ r) / np.maximum(n, 1), np.nan)"),
           weak={"ex8_2_check": "the self-check's movie shares a genre with a training movie"}),
     ],
+    "ex8_3": [
+        W("binary weights: every rated film counts 1", body=(
+            "p = X[np.asarray(rated)].sum(axis=0)\n"
+            "return p / np.linalg.norm(p)")),
+        W("raw ratings, not centred", body=(
+            "p = np.asarray(r_u, dtype=float) @ X[np.asarray(rated)]\n"
+            "return p / np.linalg.norm(p)")),
+        W("centred on the middle of the scale (3), not on the user's mean", body=(
+            "p = (np.asarray(r_u, dtype=float) - 3.0) @ X[np.asarray(rated)]\n"
+            "return p / np.linalg.norm(p)")),
+        W("not divided by its length", body=(
+            "r_u = np.asarray(r_u, dtype=float)\n"
+            "return (r_u - r_u.mean()) @ X[np.asarray(rated)]")),
+        W("NaN when every rating is the same", target="hidden", body=(
+            "r_u = np.asarray(r_u, dtype=float)\n"
+            "p = (r_u - r_u.mean()) @ X[np.asarray(rated)]\n"
+            "return p / np.linalg.norm(p)")),
+        W("the lesson's profile, hard-coded from the example", target="hidden",
+          body="return p_u / np.linalg.norm(p_u)"),
+    ],
 }
