@@ -48,6 +48,7 @@ def _same_ids(ours, trainset):
     dict(n_epochs=2, random_state=0),  # Surprise's defaults: 20 factors, lr 0.007, reg 0.02
     dict(n_factors=7, n_epochs=1, random_state=3, lr_all=0.01, reg_all=0.05, init_mean=0.02, init_std_dev=0.2,
          lr_bu=0.003, lr_qi=0.02, lr_yj=0.004, reg_bi=0.1, reg_pu=0.01, reg_yj=0.03),  # 7: not a multiple of 8
+    dict(n_factors=41, n_epochs=1, random_state=1),  # 48 lanes: a pass of 4 vectors of 8, then one of 2
 ])
 def test_svdpp_bit_identical_to_surprise(split, surprise_split, kwargs):
     train, test = split
