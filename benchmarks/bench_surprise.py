@@ -1,7 +1,9 @@
 """Rating prediction: every course_lib rating model next to every Surprise algorithm, 5-fold CV, one process.
 
     .venv/bin/python benchmarks/bench_surprise.py                    # 5 folds, SVD++ on all 5 (~15 min on 2 cores)
-    .venv/bin/python benchmarks/bench_surprise.py --folds 2 --svdpp-folds 1 --no-neural   # quick (~3 min)
+    .venv/bin/python benchmarks/bench_surprise.py --folds 2 --svdpp-folds 0 --no-neural   # quick (~3 min)
+
+Writes ``benchmarks/results/surprise.json`` (rewritten after every fold) and ``surprise.md`` (the table).
 
 Protocol: Surprise's own. MovieLens 100K, ``surprise.model_selection.KFold(n_splits=5,
 random_state=0)``; the course side uses ``course_lib.split.kfold(ratings, 5, random_state=0)``,
@@ -19,13 +21,21 @@ load from another process hits all of them alike. Numba-compiled course models a
 toy table first (compilation is loaded from the cache, not timed).
 
 Twins: BaselineOnly = BaselineOnly; KNNBasic/KNNWithMeans/KNNBaseline = the same; BiasedMF =
-SVD (bit for bit; ``fast=True`` differs in the last bits); FunkSVD = SVD(biased=False); NMF = NMF.
-GlobalMean has no twin: NormalPredictor draws a random rating from N(mu, sigma) fitted to the
-training ratings, GlobalMean predicts mu (it is the better predictor of the two). course_lib has
-no SVD++, SlopeOne, CoClustering or KNNWithZScore; ALS, PureSVD and the PyTorch/Keras dot-product
-models have no Surprise twin. One non-default row is added, "BiasedMF tuned" (bench_factorization.py's
-TUNED, chosen on a validation split of fold 1's training ratings, never on a test fold), because the
-best default model does not reach RMSE 0.905.
+SVD (bit for bit; ``fast=True`` differs in the last bits); FunkSVD = SVD(biased=False); NMF = NMF;
+SVDpp = SVD++ (bit for bit; ``fast=True``, O(k|R|) per epoch, differs in the last bits); SlopeOne
+= SlopeOne; CoClustering = CoClustering. GlobalMean has no twin: NormalPredictor draws a random
+rating from N(mu, sigma) fitted to the training ratings, GlobalMean predicts mu (it is the better
+predictor of the two). course_lib has no KNNWithZScore; ALS, PureSVD and the PyTorch/Keras
+dot-product models have no Surprise twin. One non-default row is added, "BiasedMF tuned"
+(bench_factorization.py's TUNED, chosen on a validation split of fold 1's training ratings, never on
+a test fold), because the best default model does not reach RMSE 0.905.
+
+SVD++ fit speed (``--speed-repeats``, default 3): on fold 1 only, Surprise's ``SVDpp(random_state=0)``
+and the course's ``SVDpp(random_state=0)`` are fitted ``--speed-repeats`` times each, interleaved
+(Surprise, course, Surprise, course ...); the ratio is Surprise's best CPU time over the course's best
+(the best of a few is the honest estimate of a code's speed on a shared machine), with the medians
+and the load average beside it; the learned arrays are checked equal bit for bit. Skipped with
+``--svdpp-folds 0`` (no Surprise SVD++ at all) or ``--speed-repeats 0``.
 """
 
 from __future__ import annotations
@@ -47,7 +57,8 @@ from surprise.model_selection import KFold  # noqa: E402
 
 from course_lib.data import load_movielens, toy_ratings  # noqa: E402
 from course_lib.models import (  # noqa: E402
-    ALS, NMF, BaselineOnly, BiasedMF, FunkSVD, GlobalMean, KNNBaseline, KNNBasic, KNNWithMeans, PureSVD)
+    ALS, NMF, BaselineOnly, BiasedMF, CoClustering, FunkSVD, GlobalMean, KNNBaseline, KNNBasic, KNNWithMeans, PureSVD,
+    SlopeOne, SVDpp)
 from course_lib.split import kfold  # noqa: E402
 
 SURPRISE = {
@@ -75,6 +86,10 @@ COURSE = {
     "BiasedMF(fast=True)": (lambda: BiasedMF(random_state=0, fast=True), "SVD", "fastmath: reordered sums"),
     "FunkSVD": (lambda: FunkSVD(random_state=0), "SVD(biased=False)", ""),
     "NMF": (lambda: NMF(random_state=0), "NMF", ""),
+    "SVDpp": (lambda: SVDpp(random_state=0), "SVD++", ""),
+    "SVDpp(fast=True)": (lambda: SVDpp(random_state=0, fast=True), "SVD++", "O(k|R|) epochs, fastmath: other rounding"),
+    "SlopeOne": (SlopeOne, "SlopeOne", ""),
+    "CoClustering": (lambda: CoClustering(random_state=0), "CoClustering", ""),
     "ALS": (lambda: ALS(random_state=0), None, "no twin"),
     "PureSVD": (PureSVD, None, "no twin"),
 }
@@ -119,6 +134,9 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=5, help="how many of the 5 folds to run (default all)")
     parser.add_argument("--svdpp-folds", type=int, default=5, help="folds for Surprise's slow SVD++ (0: skip)")
     parser.add_argument("--no-neural", action="store_true", help="leave out the PyTorch/Keras dot products")
+    parser.add_argument("--speed-repeats", type=int, default=3,
+                        help="SVD++ fits on fold 1 for the speed ratio, each side (default 3; "
+                             "0 or --svdpp-folds 0: skip)")
     args = parser.parse_args()
 
     import course
@@ -167,7 +185,7 @@ def main() -> None:
             model, fit_c, fit_w = timed(lambda: make().fit(train))
             out, pred_c, pred_w = timed(lambda: model.test(test))
             est = out["est"].to_numpy()
-            if twin is not None:
+            if twin in s_est:  # Surprise's SVD++ may have run on fewer folds
                 max_diff[name] = max(max_diff[name], float(np.max(np.abs(est - s_est[twin]))))
             c_rows[name].append({"fold": f + 1, **dict(zip(("rmse", "mae"), rmse_mae(test["rating"], est))),
                                  "fit_cpu_s": fit_c, "predict_cpu_s": pred_c, "fit_wall_s": fit_w,
@@ -180,18 +198,75 @@ def main() -> None:
         for name, (make, twin, note) in course.items():
             entry = summarise(c_rows[name])
             entry.update(twin=twin, note=note)
-            if twin is not None:
+            if twin is not None and twin in res.data["surprise"]:
                 s = res.data["surprise"][twin]
-                # the ratio over the folds the twin ran on
+                # the ratios and differences over the folds the twin ran on
+                ran = {r["fold"] for r in s_rows[twin]}
+                same_folds_entry = summarise([r for r in c_rows[name] if r["fold"] in ran])
                 entry["max_abs_diff"] = max_diff[name]
                 entry["same_bits"] = max_diff[name] == 0.0
-                entry["fit_speedup"] = s["fit_cpu_s"] / entry["fit_cpu_s"]
-                entry["predict_speedup"] = s["predict_cpu_s"] / entry["predict_cpu_s"]
+                entry["fit_speedup"] = s["fit_cpu_s"] / same_folds_entry["fit_cpu_s"]
+                entry["predict_speedup"] = s["predict_cpu_s"] / same_folds_entry["predict_cpu_s"]
             res.data["course"][name] = entry
         res.data["per_fold"] = {"surprise": s_rows, "course": c_rows}
         res.save()
+    if args.speed_repeats > 0 and args.svdpp_folds > 0:
+        res.data["svdpp_speed"] = svdpp_speed(s_folds[0][0], c_folds[0][0], args.speed_repeats)
+        res.save()
     res.finish()
-    print(markdown(res.data))
+    (benchlib.RESULTS / "surprise.md").write_text(report(res.data))
+    print(report(res.data))
+
+
+def svdpp_speed(trainset, train, repeats: int) -> dict:
+    """Surprise's and the course's SVD++ fitted ``repeats`` times each on the same fold, interleaved:
+    CPU seconds (best, median, all), the ratio of the best times, and whether the learned arrays are equal."""
+    times = {"surprise": [], "course": []}
+    loads = []
+    for _ in range(repeats):
+        theirs, cpu, _ = timed(lambda: surprise.SVDpp(random_state=0).fit(trainset))
+        times["surprise"].append(cpu)
+        ours, cpu, _ = timed(lambda: SVDpp(random_state=0).fit(train))
+        times["course"].append(cpu)
+        loads.append(benchlib.load_average())
+        print(f"  SVD++ fit on fold 1: Surprise {times['surprise'][-1]:.2f} s, course {cpu:.3f} s CPU "
+              f"(load {loads[-1][0]})", flush=True)
+    same = all(np.array_equal(getattr(ours, mine), getattr(theirs, their)) for mine, their in (
+        ("user_factors_", "pu"), ("item_factors_", "qi"), ("implicit_factors_", "yj"), ("b_u_", "bu"), ("b_i_", "bi")))
+    out = {side: {"best_cpu_s": min(ts), "median_cpu_s": float(np.median(ts)), "cpu_s": ts}
+           for side, ts in times.items()}
+    out.update(repeats=repeats, fold=1, load_average=loads, same_bits=bool(same),
+               fit_speedup_best=min(times["surprise"]) / min(times["course"]),
+               fit_speedup_median=float(np.median(times["surprise"]) / np.median(times["course"])))
+    return out
+
+
+def report(data: dict) -> str:
+    """``surprise.md``: the run (command, machine, load), the table and the SVD++ speed ratio."""
+    m, la = data["machine"], data["load_average"]
+    lines = [f"# Surprise's 5-fold protocol, every algorithm beside course_lib's twins (`{data['command']}`)", "",
+             f"Started {data['started']}, finished {data['finished']}; load average (1, 5, 15 min) at the start "
+             f"{la['start']}, at the end {la['end']}.",
+             f"Machine: {m['cpu']}, {m['cores']} logical cores, {m['ram_gib']} GiB; {m['os']}; versions "
+             f"{m['versions']}; threads {m['threads']}.", "",
+             f"Protocol: {data['protocol']}; MovieLens 100K, {data['folds_run']} folds (Surprise's SVD++ on "
+             f"{data['svdpp_folds']}); course folds identical to Surprise's: {data['folds_identical']}. RMSE, MAE: "
+             "mean over the folds; fit s, predict s: mean CPU seconds per fold (`time.process_time`); fit x, "
+             "predict x: Surprise's time over the course's (same folds); max abs diff: the largest difference "
+             "between the two predictions over all test rows.", "", markdown(data)]
+    speed = data.get("svdpp_speed")
+    if speed:
+        s, c = speed["surprise"], speed["course"]
+        lines += ["", f"## SVD++ fit speed (fold 1, {speed['repeats']} fits each, interleaved, CPU seconds)", "",
+                  "| | best | median | all |", "| --- | --- | --- | --- |",
+                  f"| Surprise SVDpp | {s['best_cpu_s']:.2f} | {s['median_cpu_s']:.2f} | "
+                  f"{', '.join(f'{t:.2f}' for t in s['cpu_s'])} |",
+                  f"| course SVDpp | {c['best_cpu_s']:.3f} | {c['median_cpu_s']:.3f} | "
+                  f"{', '.join(f'{t:.3f}' for t in c['cpu_s'])} |", "",
+                  f"Ratio (Surprise / course): best {speed['fit_speedup_best']:.1f}x, median "
+                  f"{speed['fit_speedup_median']:.1f}x; learned arrays equal bit for bit: {speed['same_bits']}; "
+                  f"load average after each pair: {[la[0] for la in speed['load_average']]}."]
+    return "\n".join(lines) + "\n"
 
 
 def markdown(data: dict) -> str:
@@ -204,9 +279,13 @@ def markdown(data: dict) -> str:
         lines.append(f"| Surprise {name}{tag} | {s['rmse']:.4f} | {s['mae']:.4f} | {s['fit_cpu_s']:.2f} | "
                      f"{s['predict_cpu_s']:.3f} |  |  |  |  |")
     for name, c in data["course"].items():
-        if c.get("twin"):
+        if c.get("twin") and "fit_speedup" in c:
             diff = "0 (same bits)" if c["same_bits"] else f"{c['max_abs_diff']:.1e}"
-            extra = f"{c['twin']} | {c['fit_speedup']:.1f} | {c['predict_speedup']:.1f} | {diff}"
+            twin = data["surprise"][c["twin"]]
+            tag = f" ({twin['folds']} of {folds} folds)" if twin["folds"] != folds else ""
+            extra = f"{c['twin']}{tag} | {c['fit_speedup']:.1f} | {c['predict_speedup']:.1f} | {diff}"
+        elif c.get("twin"):
+            extra = f"{c['twin']} (not run) |  |  |  "
         else:
             extra = f"{c.get('note', '')} |  |  |  "
         lines.append(f"| course {name} | {c['rmse']:.4f} | {c['mae']:.4f} | {c['fit_cpu_s']:.2f} | "
