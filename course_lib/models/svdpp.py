@@ -39,7 +39,9 @@ while updating :math:`y` (the same divisions and additions in the same order, on
 two) and divides by :math:`\sqrt{|I_u|}` with a multiplication and two FMAs that give the
 correctly rounded quotient. Nothing is compiled with ``fastmath``: no floating-point operation is
 reordered or fused, which is what bit-identity needs. On ML-100K (80,000 ratings, 20 factors) an
-epoch costs :math:`\sum_u |I_u|^2 = 1.3 \times 10^7` updates of a :math:`y_j`, about 35 ms here.
+epoch costs :math:`\sum_u |I_u|^2 = 1.3 \times 10^7` updates of a :math:`y_j` (five multiplications
+or FMAs and three additions per factor, so the two multiply units bound it): about 36 ms of CPU on
+an AMD EPYC compiled for its AVX-512, 58 ms with AVX2 only (the course's numeric profile).
 
 References
 ----------
@@ -91,10 +93,17 @@ def _divide(a, b, inv_b):  # pragma: no cover - compiled
     return _fma(r, inv_b, q)
 
 
-#: doubles per SIMD vector of the implicit-factor update (one AVX-512 register; split in two or four elsewhere)
+#: doubles per SIMD vector of the implicit-factor update (one AVX-512 register, two AVX2 ones)
 LANES = 8
+#: the factors are padded to a multiple of this (the last vector may be half as long: 20 = 8 + 8 + 4)
+PAD = 4
 #: vectors of factors updated together in one pass over the user's rows (independent sums in flight)
 _GROUP = 4
+
+
+def _padded(n_factors: int) -> int:
+    """``n_factors`` rounded up to a multiple of ``PAD``: the width of the implicit-factor buffers."""
+    return -(-n_factors // PAD) * PAD
 
 
 @intrinsic
@@ -102,7 +111,7 @@ def _update_implicit(typingctx, B, n_u, c, z, lr, reg, sqrt_iu, inv):  # pragma:
     r"""Every :math:`y_j, j \in I_u` of one rating, and the next rating's :math:`z_u`, in Surprise's arithmetic.
 
     ``B`` holds the user's :math:`y_j` as contiguous rows (``n_u`` x width, width a multiple of
-    ``LANES``, zeros beyond the factors); ``c`` the vector :math:`e_{ui} q_i / \sqrt{|I_u|}`. For every
+    ``PAD``, zeros beyond the factors); ``c`` the vector :math:`e_{ui} q_i / \sqrt{|I_u|}`. For every
     row, factor by factor:
 
     .. math::
@@ -113,10 +122,11 @@ def _update_implicit(typingctx, B, n_u, c, z, lr, reg, sqrt_iu, inv):  # pragma:
     in :math:`I_u` order, each factor on its own: the same bits as Surprise's two passes (its
     ``u_impl_fdb`` of the next rating is the sum of the very values written here, in the same order).
 
-    Written as LLVM vectors of ``LANES`` doubles because LLVM, left to vectorise the Numba loop
-    itself, keeps :math:`z` in memory and re-checks aliasing on every row: here up to ``_GROUP``
-    vectors of :math:`z` stay in registers for a whole pass over the rows (``IEEE`` operations on
-    vectors round lane by lane exactly as scalars do; nothing is reassociated)."""
+    Written as LLVM vectors of ``LANES`` doubles (the last one of ``PAD`` if the width asks for it)
+    because LLVM, left to vectorise the Numba loop itself, keeps :math:`z` in memory and re-checks
+    aliasing on every row: here up to ``_GROUP`` vectors of :math:`z` stay in registers for a whole
+    pass over the rows (IEEE operations on vectors round lane by lane exactly as scalars do; nothing
+    is reassociated or fused)."""
     sig = types.void(B, n_u, c, z, lr, reg, sqrt_iu, inv)
 
     def codegen(context, builder, signature, args):
@@ -126,49 +136,58 @@ def _update_implicit(typingctx, B, n_u, c, z, lr, reg, sqrt_iu, inv):  # pragma:
         z_arr = context.make_array(signature.args[3])(context, builder, z_arg)
         width = cgutils.unpack_tuple(builder, rows.shape)[1]
         intp = width.type
-        vec = ir.VectorType(ir.DoubleType(), LANES)
-        fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec, vec, vec]),
-                                             f"llvm.fma.v{LANES}f64")
 
-        def splat(x):
-            v = ir.Constant(vec, ir.Undefined)
-            for lane in range(LANES):
-                v = builder.insert_element(v, x, ir.Constant(ir.IntType(32), lane))
-            return v
+        class Vec:
+            """LLVM vectors of ``n`` doubles: the type, its FMA and the scalars broadcast."""
 
-        def vector_at(data, index):
-            return builder.bitcast(builder.gep(data, [index]), vec.as_pointer())
+            def __init__(self, n):
+                self.n, self.type = n, ir.VectorType(ir.DoubleType(), n)
+                self.fma = cgutils.get_or_insert_function(
+                    builder.module, ir.FunctionType(self.type, [self.type] * 3), f"llvm.fma.v{n}f64")
+                self.lr, self.reg, self.sqrt, self.inv = (self.splat(x) for x in (lr_s, reg_s, sqrt_s, inv_s))
 
-        lr_v, reg_v, sqrt_v, inv_v = splat(lr_s), splat(reg_s), splat(sqrt_s), splat(inv_s)
-        sums = [cgutils.alloca_once(builder, vec) for _ in range(_GROUP)]  # registers after mem2reg
+            def splat(self, x):
+                v = ir.Constant(self.type, ir.Undefined)
+                for lane in range(self.n):
+                    v = builder.insert_element(v, x, ir.Constant(ir.IntType(32), lane))
+                return v
+
+            def at(self, data, index):
+                return builder.bitcast(builder.gep(data, [index]), self.type.as_pointer())
+
+        full, half = Vec(LANES), Vec(PAD)
+        sums = {v.n: [cgutils.alloca_once(builder, v.type) for _ in range(_GROUP)] for v in (full, half)}
         start = cgutils.alloca_once_value(builder, intp(0))
 
-        def one_pass(g):
-            """Factors start .. start + g LANES - 1: one pass over the rows, g sums in flight."""
+        def one_pass(vecs):
+            """The factors start, start + 1, ... covered by ``vecs``: one pass over the rows, one sum per vector."""
             o = builder.load(start)
-            cs = [builder.load(vector_at(c_arr.data, builder.add(o, intp(LANES * t))), align=8) for t in range(g)]
-            for t in range(g):
-                builder.store(ir.Constant(vec, None), sums[t])
+            offsets = [sum(v.n for v in vecs[:t]) for t in range(len(vecs))]
+            acc = [sums[v.n][t] for t, v in enumerate(vecs)]
+            cs = [builder.load(v.at(c_arr.data, builder.add(o, intp(off))), align=8) for v, off in zip(vecs, offsets)]
+            for v, a in zip(vecs, acc):
+                builder.store(ir.Constant(v.type, None), a)
             with cgutils.for_range(builder, n_arg) as row:
                 base = builder.add(builder.mul(row.index, width), o)
-                for t in range(g):
-                    at = vector_at(rows.data, builder.add(base, intp(LANES * t)))
+                for v, off, cv, a in zip(vecs, offsets, cs, acc):
+                    at = v.at(rows.data, builder.add(base, intp(off)))
                     y = builder.load(at, align=8)
-                    y = builder.fadd(y, builder.fmul(lr_v, builder.fsub(cs[t], builder.fmul(reg_v, y))))
+                    y = builder.fadd(y, builder.fmul(v.lr, builder.fsub(cv, builder.fmul(v.reg, y))))
                     builder.store(y, at, align=8)
-                    q = builder.fmul(y, inv_v)  # y / sqrt|I_u| correctly rounded, as _divide
-                    q = builder.call(fma, [builder.call(fma, [builder.fneg(q), sqrt_v, y]), inv_v, q])
-                    builder.store(builder.fadd(builder.load(sums[t]), q), sums[t])
-            for t in range(g):
-                builder.store(builder.load(sums[t]), vector_at(z_arr.data, builder.add(o, intp(LANES * t))), align=8)
-            builder.store(builder.add(o, intp(LANES * g)), start)
+                    q = builder.fmul(y, v.inv)  # y / sqrt|I_u| correctly rounded, as _divide
+                    q = builder.call(v.fma, [builder.call(v.fma, [builder.fneg(q), v.sqrt, y]), v.inv, q])
+                    builder.store(builder.fadd(builder.load(a), q), a)
+            for v, off, a in zip(vecs, offsets, acc):
+                builder.store(builder.load(a), v.at(z_arr.data, builder.add(o, intp(off))), align=8)
+            builder.store(builder.add(o, intp(sum(v.n for v in vecs))), start)
 
-        with cgutils.for_range(builder, builder.udiv(width, intp(LANES * _GROUP))):
-            one_pass(_GROUP)
-        rest = builder.udiv(builder.urem(width, intp(LANES * _GROUP)), intp(LANES))
-        for g in range(1, _GROUP):
-            with builder.if_then(builder.icmp_unsigned("==", rest, intp(g))):
-                one_pass(g)
+        per_pass = LANES * _GROUP
+        with cgutils.for_range(builder, builder.udiv(width, intp(per_pass))):
+            one_pass([full] * _GROUP)
+        rest = builder.urem(width, intp(per_pass))
+        for r in range(PAD, per_pass, PAD):  # the last 4, 8, ..., 28 factors (PAD = 4, LANES = 8)
+            with builder.if_then(builder.icmp_unsigned("==", rest, intp(r))):
+                one_pass([full] * (r // LANES) + ([half] if r % LANES else []))
         return context.get_dummy_value()
 
     return sig, codegen
@@ -192,7 +211,7 @@ def _svdpp_epoch(starts, is_, rs, mu, bu, bi, P, Q, Y, lr_bu, lr_bi, lr_pu, lr_q
 
     ``starts`` delimits each user's ratings in the user-major arrays ``is_``, ``rs`` (training order
     within a user, which is also the order of :math:`I_u`); ``z`` and ``c`` are buffers of size k and
-    ``B`` one of at least max |I_u| x (k rounded up to a multiple of ``LANES``; ``z`` and ``c`` as wide),
+    ``B`` one of at least max |I_u| x (k rounded up to a multiple of ``PAD``; ``z`` and ``c`` as wide),
     zeros beyond k (they stay 0: whole SIMD vectors): the user's :math:`y_j` are copied into it, updated
     there by :func:`_update_implicit` for all the user's ratings (contiguous rows) and copied back (each
     :math:`y_j` is touched by no one else meanwhile)."""
@@ -407,7 +426,7 @@ class SVDpp(FactorModel):
         starts = _user_starts(us.astype(np.int64), data.n_users)
         self._starts, self._items = starts, is_  # I_u of the rows trained on (for the implicit sums)
         mu = data.global_mean
-        width = -(-n_factors // LANES) * LANES
+        width = _padded(n_factors)
         z, c = np.zeros(width), np.zeros(width)
         buffer = np.zeros((int(np.diff(starts).max(initial=0)), width))
         n = len(rs)
