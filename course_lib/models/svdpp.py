@@ -118,7 +118,8 @@ def _update_implicit(typingctx, B, n_u, c, z, lr, reg, sqrt_iu, inv):  # pragma:
         y \leftarrow y + \gamma\,(c - \lambda y), \qquad z \mathrel{+}= y / \sqrt{|I_u|}
 
     with every operation rounded where Surprise rounds it (no fused multiply-add in the update; the
-    quotient is :func:`_divide`'s, i.e. the correctly rounded one) and :math:`z` summed over the rows
+    quotient correctly rounded: :func:`_divide`'s product and two FMAs, or for the short vector of ``PAD``
+    doubles a division, which runs beside the multiplications) and :math:`z` summed over the rows
     in :math:`I_u` order, each factor on its own: the same bits as Surprise's two passes (its
     ``u_impl_fdb`` of the next rating is the sum of the very values written here, in the same order).
 
@@ -174,8 +175,11 @@ def _update_implicit(typingctx, B, n_u, c, z, lr, reg, sqrt_iu, inv):  # pragma:
                     y = builder.load(at, align=8)
                     y = builder.fadd(y, builder.fmul(v.lr, builder.fsub(cv, builder.fmul(v.reg, y))))
                     builder.store(y, at, align=8)
-                    q = builder.fmul(y, v.inv)  # y / sqrt|I_u| correctly rounded, as _divide
-                    q = builder.call(v.fma, [builder.call(v.fma, [builder.fneg(q), v.sqrt, y]), v.inv, q])
+                    if v.n < LANES:  # the divider, idle otherwise, takes the short vector's quotients
+                        q = builder.fdiv(y, v.sqrt)
+                    else:  # y / sqrt|I_u| correctly rounded, as _divide (the multiply units' share)
+                        q = builder.fmul(y, v.inv)
+                        q = builder.call(v.fma, [builder.call(v.fma, [builder.fneg(q), v.sqrt, y]), v.inv, q])
                     builder.store(builder.fadd(builder.load(a), q), a)
             for v, off, a in zip(vecs, offsets, acc):
                 builder.store(builder.load(a), v.at(z_arr.data, builder.add(o, intp(off))), align=8)
