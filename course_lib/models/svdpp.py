@@ -40,8 +40,8 @@ two) and divides by :math:`\sqrt{|I_u|}` with a multiplication and two FMAs that
 correctly rounded quotient. Nothing is compiled with ``fastmath``: no floating-point operation is
 reordered or fused, which is what bit-identity needs. On ML-100K (80,000 ratings, 20 factors) an
 epoch costs :math:`\sum_u |I_u|^2 = 1.3 \times 10^7` updates of a :math:`y_j` (five multiplications
-or FMAs and three additions per factor, so the two multiply units bound it): about 36 ms of CPU on
-an AMD EPYC compiled for its AVX-512, 58 ms with AVX2 only (the course's numeric profile).
+or FMAs and three additions per factor, so the two multiply units bound it): about 35 ms of CPU on
+an AMD EPYC compiled for its AVX-512, 50 ms with AVX2 only (the course's numeric profile).
 
 References
 ----------
