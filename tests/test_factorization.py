@@ -276,6 +276,67 @@ def test_bpr_fast_negatives_are_unseen_and_uniform(monkeypatch):
             assert counts[unseen] / counts.sum() == pytest.approx(0.25, rel=0.05)
 
 
+def test_bpr_seen_bitmap_is_the_csr_lookup(monkeypatch):
+    from course_lib.models import factorization
+
+    d = Interactions.from_ratings(_dense_ratings())
+    indptr, indices = d.matrix.indptr.astype(np.int64), d.matrix.indices.astype(np.int64)
+    bits = factorization._seen_bitmap(indptr, indices, d.n_items)
+    assert bits.shape == (d.n_users, (d.n_items + 7) // 8) and bits.dtype == np.uint8
+    none = np.zeros((0, 0), dtype=np.uint8)
+    seen = set(zip(d.u.tolist(), d.i.tolist()))
+    for u in range(d.n_users):
+        for j in range(d.n_items):
+            assert factorization._is_seen(indptr, indices, bits, u, j) == ((u, j) in seen)
+            assert factorization._is_seen(indptr, indices, none, u, j) == ((u, j) in seen)
+    # the same fit with the bitmap and with the binary search alone (bitmap over its size limit)
+    with_bits = BPRMF(n_factors=3, n_epochs=20, fast=True, random_state=0).fit(_dense_ratings())
+    monkeypatch.setattr(factorization, "_SEEN_BITMAP_MAX_BYTES", 0)
+    calls = _spy(monkeypatch, "_bpr_epoch_fast")
+    search = BPRMF(n_factors=3, n_epochs=20, fast=True, random_state=0).fit(_dense_ratings())
+    assert all(args[9].shape == (0, 0) for args in calls)
+    assert np.array_equal(with_bits.item_factors_, search.item_factors_)
+    assert with_bits.history_["train_loss"].tolist() == search.history_["train_loss"].tolist()
+
+
+def test_bpr_fast_gradient_and_losses_match_the_loss_function():
+    from course_lib.models import factorization
+
+    xs = np.concatenate([np.linspace(-40, 40, 801), [-1e-300, 0.0, 1e-300, -700.0, 700.0]])
+    for one in (1.0, np.float32(1.0)):
+        for x in xs.astype(type(one)):
+            assert factorization._bpr_gradient(x, one) == factorization._bpr_loss(x, one)[1]  # same bits
+    expected = sum(factorization._bpr_loss(x, 1.0)[0] for x in xs)
+    assert factorization._bpr_losses(xs) == pytest.approx(expected, rel=1e-14)
+    assert factorization._bpr_losses(xs) == pytest.approx(np.logaddexp(0.0, -xs).sum(), rel=1e-14)
+
+
+def test_bpr_fast_history_is_the_mean_loss_of_the_triples_met(monkeypatch):
+    calls = _spy(monkeypatch, "_bpr_epoch_fast")
+    model = BPRMF(n_factors=4, n_epochs=3, sampling="epoch", fast=True, random_state=0).fit(toy_ratings())
+    margins = {id(args[10]): args[10] for args in calls}  # one array per epoch, complete after its last call
+    assert len(margins) == 3
+    losses = [np.logaddexp(0.0, -m).mean() for m in margins.values()]
+    assert model.history_["train_loss"].tolist() == pytest.approx(losses, rel=1e-12)
+
+
+def test_bpr_float32(ratings):
+    train, test = stratified_split(ratings, 0.2, random_state=42)
+    params = dict(n_factors=32, n_epochs=15, lr=0.05, reg=0.005, sampling="epoch", fast=True, random_state=0)
+    f64 = BPRMF(**params).fit(train)
+    f32 = BPRMF(**params, dtype="float32").fit(train)
+    for name in ("user_factors_", "item_factors_", "b_i_"):
+        assert getattr(f32, name).dtype == np.float32 and getattr(f64, name).dtype == np.float64
+    assert f32.history_["train_loss"].to_numpy() == pytest.approx(f64.history_["train_loss"].to_numpy(), rel=1e-3)
+    ours, theirs = (evaluate_full_ranking(m, test, 10)["ndcg@10"] for m in (f32, f64))
+    assert ours == pytest.approx(theirs, abs=0.005)
+    # the float32 start is the float64 start rounded (same draws), and the default path runs in float32 too
+    start = BPRMF(n_factors=32, n_epochs=1, lr=1e-12, random_state=0, dtype="float32").fit(train)
+    start64 = BPRMF(n_factors=32, n_epochs=1, lr=1e-12, random_state=0).fit(train)
+    assert start.user_factors_.dtype == np.float32
+    assert np.allclose(start.user_factors_, start64.user_factors_.astype(np.float32), rtol=1e-5, atol=1e-9)
+
+
 # -- training history, early stopping, divergence ------------------------------------------------
 def test_history_validation_and_early_stopping(split):
     train, test = split
@@ -362,6 +423,7 @@ def test_progress_bar_can_be_shown_and_hidden(capsys):
     (BPRMF(lr=float("inf")), "lr must be a finite number"),
     (BPRMF(sampling="uniform"), "sampling must be 'bootstrap' or 'epoch', got 'uniform'"),
     (BPRMF(lr_schedule="cosine"), "lr_schedule must be 'constant' or 'linear', got 'cosine'"),
+    (BPRMF(dtype="float16"), "dtype must be 'float64' or 'float32', got 'float16'"),
     (PureSVD(n_factors=5), r"n_factors must be smaller than min\(n_users, n_items\) = 5"),
     (PureSVD(center="median"), "center must be 'user', 'item', 'global' or 'none'"),
 ])
