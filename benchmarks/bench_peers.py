@@ -1,6 +1,8 @@
 """Peers: the course's implicit ALS and BPR-MF next to ``implicit`` and ``cornac``, measured in the same run.
 
-    .venv/bin/python -m pip install -r benchmarks/requirements-peers.txt     # once
+    .venv/bin/python -m pip install -r benchmarks/requirements-peers.txt     # once (or, outside the venv:
+    .venv/bin/python -m pip install --target /tmp/peers_site -r benchmarks/requirements-peers.txt
+    #  then PEERS_SITE=/tmp/peers_site, or PYTHONPATH=/tmp/peers_site, when running the script)
     .venv/bin/python benchmarks/bench_peers.py                               # ALS 100k/1M/10M + BPR
     .venv/bin/python benchmarks/bench_peers.py --sizes 100k                  # ML-100K only: ALS + BPR (10 min wall at load 14, 2 cores)
     .venv/bin/python benchmarks/bench_peers.py --sizes 100k --no-bpr         # ML-100K ALS only (~1 min)
@@ -26,8 +28,11 @@ is no held-out signal to rank, so accuracy is the value of the training objectiv
 course's loss of both models' factors; equal objectives, equal models).
 
 BPR: ``cornac.models.BPR`` with the Microsoft Recommenders benchmark's settings (k=200, 100
-iterations, lr 0.01, lambda 0.001) and the course's ``BPRMF`` with the same settings (time ratio at
-equal work), then both validation-tuned: each grid point fitted on ``stratified_split(train, 0.25,
+iterations, lr 0.01, lambda 0.001) and the course's ``BPRMF`` with the same settings (``fast=True``,
+epoch sampling) in float64 and in float32 (cornac's precision): the time ratio at equal work, the three
+fits interleaved (cornac, float64, float32, repeated), so that they meet the same load. Every BPR fit is
+timed alone: cornac's ``Dataset`` and the course's ``Interactions`` are built outside the clock. Then
+both validation-tuned: each grid point fitted on ``stratified_split(train, 0.25,
 random_state=1)`` (validation carved from the training part only), the best refitted on all of train.
 The course's grid is tuned twice, with ``sampling="epoch", lr_schedule="linear"`` and with the defaults'
 ``"bootstrap"`` and ``"constant"`` (what the two options add), and the chosen setting is refitted with
@@ -52,6 +57,9 @@ from course.reproducibility import numeric_environment  # noqa: E402
 for _k, _v in numeric_environment().items():
     os.environ.setdefault(_k, _v)
 
+if os.environ.get("PEERS_SITE"):  # a ``pip install --target`` directory holding implicit and cornac
+    sys.path.append(os.environ["PEERS_SITE"])
+
 import numpy as np  # noqa: E402
 import scipy.sparse as sp  # noqa: E402
 
@@ -75,9 +83,20 @@ CORNAC_GRID = [dict(k=k, max_iter=100, learning_rate=lr, lambda_reg=reg)
                for k in (64, 200) for lr in (0.01, 0.05) for reg in (0.001, 0.01)]
 
 
+#: exit status when implicit or cornac is not installed
+MISSING_PEERS = 3
+
+
 def peer_versions() -> dict:
+    """The peers' versions; exits with the way to install them when they are missing."""
+    import importlib.util
     from importlib.metadata import version
 
+    missing = [p for p in ("implicit", "cornac") if importlib.util.find_spec(p) is None]
+    if missing:  # exit status 3: run_all.py records the stage as skipped, not failed
+        print(f"bench_peers.py needs {' and '.join(missing)}: .venv/bin/python -m pip install -r "
+              "benchmarks/requirements-peers.txt (or pip install --target DIR, then PEERS_SITE=DIR)", file=sys.stderr)
+        sys.exit(MISSING_PEERS)
     return {p: version(p) for p in ("implicit", "cornac")}
 
 
@@ -221,23 +240,48 @@ def choose(make, grid, train):
     return grid[int(np.argmax(scores))], [round(s, 4) for s in scores]
 
 
+def interleaved_best(repeats: int, fits: dict) -> dict:
+    """``{name: (result, best CPU s, its wall s)}``: every fit of ``fits`` once per round, ``repeats`` rounds,
+    so that the compared fits meet the same load (the machine's load drifts within minutes)."""
+    best: dict = {}
+    for _ in range(repeats):
+        for name, fit in fits.items():
+            w, c = time.perf_counter(), time.process_time()
+            result = fit()
+            c, w = time.process_time() - c, time.perf_counter() - w
+            if name not in best or c < best[name][1]:
+                best[name] = (result, c, w)
+    return best
+
+
+EQUAL_COURSE = "course BPRMF, the same settings (fast, epoch sampling)"
+EQUAL_COURSE32 = "course BPRMF, the same settings in float32 (fast, epoch sampling, dtype='float32')"
+EQUAL_CORNAC = "cornac BPR, Recommenders benchmark settings"
+TUNED_COURSE = "course BPRMF, validation-tuned"
+TUNED_COURSE32 = "course BPRMF, validation-tuned, refitted in float32"
+TUNED_CORNAC = "cornac BPR, validation-tuned"
+
+
 def bpr_rows(repeats: int) -> tuple[list[dict], dict]:
     ratings = load_movielens("ml-100k").ratings
     train, test = stratified_split(ratings, 0.25, random_state=42)
+    data = Interactions.from_ratings(train)  # outside the clock, as cornac's Dataset
     same = dict(n_factors=CORNAC_BENCH["k"], n_epochs=CORNAC_BENCH["max_iter"], lr=CORNAC_BENCH["learning_rate"],
                 reg=CORNAC_BENCH["lambda_reg"], reg_bias=CORNAC_BENCH["lambda_reg"], init_std_dev=0.0015,
                 sampling="epoch", fast=True)
-    BPRMF(n_epochs=1, fast=True, sampling="epoch").fit(train)
+    for warm in (dict(fast=True, sampling="epoch"), dict(fast=True, dtype="float32"), {}):  # Numba's cache loads
+        BPRMF(n_epochs=1, **warm).fit(data)
     course_choice, course_scores = choose(lambda d, p: BPRMF(random_state=0, **p).fit(d), BPR_GRID, train)
     print(f"  BPR course: validation NDCG@10 {course_scores} -> {course_choice}", flush=True)
     old_choice, old_scores = choose(lambda d, p: BPRMF(random_state=0, **p).fit(d), BPR_GRID_OLD, train)
     print(f"  BPR course, old options: validation NDCG@10 {old_scores} -> {old_choice}", flush=True)
     cornac_choice, cornac_scores = choose(lambda d, p: cornac_bpr(d, **p), CORNAC_GRID, train)
     print(f"  BPR cornac: validation NDCG@10 {cornac_scores} -> {cornac_choice}", flush=True)
-    runs = [("cornac BPR, Recommenders benchmark settings", "cornac", CORNAC_BENCH),
-            ("course BPRMF, the same settings (fast, epoch sampling)", "course", same),
-            ("cornac BPR, validation-tuned", "cornac", cornac_choice),
-            ("course BPRMF, validation-tuned", "course", course_choice),
+    equal = [(EQUAL_CORNAC, "cornac", CORNAC_BENCH), (EQUAL_COURSE, "course", same),
+             (EQUAL_COURSE32, "course", {**same, "dtype": "float32"})]
+    runs = [(TUNED_CORNAC, "cornac", cornac_choice),
+            (TUNED_COURSE, "course", course_choice),
+            (TUNED_COURSE32, "course", {**course_choice, "dtype": "float32"}),
             ("course BPRMF, validation-tuned on the same grid with bootstrap sampling and a constant step", "course",
              old_choice),
             ("course BPRMF, the tuned choice with bootstrap sampling", "course", {**course_choice, "sampling": "bootstrap"}),
@@ -247,23 +291,47 @@ def bpr_rows(repeats: int) -> tuple[list[dict], dict]:
             ("course BPRMF, bench_ranking.py's validation choice (bootstrap, constant step)", "course", BPR_RANKING_CHOICE),
             ("course BPRMF, defaults", "course", {}),
             ("course BPRMF, defaults with fast=True", "course", dict(fast=True))]
-    rows = []
-    for name, lib, params in runs:
-        load = benchlib.load_average()
+
+    def fitter(lib, params):
         if lib == "course":
-            model, cpu, wall = best_of(repeats, lambda: BPRMF(random_state=0, **params).fit(train))
-        else:
-            _, cpu, wall = best_of(repeats, timed_cornac(train, params))
-            model = cornac_bpr(train, **params)
+            return lambda: BPRMF(random_state=0, **params).fit(data)
+        return timed_cornac(train, params)
+
+    rows = []
+
+    def record(name, lib, params, model, cpu, wall, load):
+        if lib == "cornac":
+            model = cornac_bpr(train, **params)  # the same seed: the fitted model, as a course model to score
         m = evaluate_full_ranking(model, test, 10)
         rows.append({"model": name, "library": lib, "params": params, "fit_cpu_s": cpu, "fit_wall_s": wall,
                      "ndcg10": m["ndcg@10"], "precision10": m["precision@10"], "recall10": m["recall@10"],
                      "load_average": load})
         print(f"  BPR {name:<58} fit {cpu:7.3f} s CPU  NDCG@10 {m['ndcg@10']:.4f}  R@10 {m['recall@10']:.4f}", flush=True)
+
+    load = benchlib.load_average()
+    best = interleaved_best(repeats, {name: fitter(lib, params) for name, lib, params in equal})
+    for name, lib, params in equal:
+        record(name, lib, params, *best[name], load)
+    for name, lib, params in runs:
+        load = benchlib.load_average()
+        record(name, lib, params, *best_of(repeats, fitter(lib, params)), load)
     choices = {"course": {"choice": course_choice, "validation_ndcg10": course_scores, "grid": BPR_GRID},
                "course_old_options": {"choice": old_choice, "validation_ndcg10": old_scores, "grid": BPR_GRID_OLD},
                "cornac": {"choice": cornac_choice, "validation_ndcg10": cornac_scores, "grid": CORNAC_GRID}}
     return rows, choices
+
+
+def bpr_ratios(rows: list[dict]) -> list[dict]:
+    """course / cornac CPU-time ratios (<= 1: the course is at least as fast) and NDCG@10 differences."""
+    by = {r["model"]: r for r in rows}
+    out = []
+    for ours, theirs in [(EQUAL_COURSE, EQUAL_CORNAC), (EQUAL_COURSE32, EQUAL_CORNAC), (TUNED_COURSE, TUNED_CORNAC),
+                         (TUNED_COURSE32, TUNED_CORNAC)]:
+        if ours in by and theirs in by:
+            a, b = by[ours], by[theirs]
+            out.append({"course": ours, "peer": theirs, "time_ratio": a["fit_cpu_s"] / b["fit_cpu_s"],
+                        "ndcg10_diff": a["ndcg10"] - b["ndcg10"]})
+    return out
 
 
 def markdown(data: dict) -> str:
@@ -297,6 +365,11 @@ def markdown(data: dict) -> str:
         for r in data["bpr"]:
             lines.append(f"| {r['model']} | `{r['params']}` | {r['fit_cpu_s']:.3f} | {r['ndcg10']:.4f} | "
                          f"{r['precision10']:.4f} | {r['recall10']:.4f} | {r['load_average'][0] if r['load_average'] else ''} |")
+        lines += ["", "Ratios (course / cornac CPU time: <= 1.0 means the course is at least as fast; the three "
+                  "equal-settings fits interleaved):", "",
+                  "| course | peer | time ratio | NDCG@10 difference |", "| --- | --- | --- | --- |"]
+        for r in data.get("bpr_ratios", []):
+            lines.append(f"| {r['course']} | {r['peer']} | {r['time_ratio']:.2f} | {r['ndcg10_diff']:+.4f} |")
         c = data["bpr_choices"]
         lines += ["", f"Validation NDCG@10 (course grid, in order): {c['course']['validation_ndcg10']}",
                   f"Validation NDCG@10 (the same grid, bootstrap and constant step): "
@@ -316,13 +389,14 @@ def main() -> None:
     course.setup(seed=0)
     res = benchlib.Results("peers", benchlib.command_line(), peers=peer_versions(), repeats=args.repeats,
                            numeric_profile={k: os.environ.get(k) for k in numeric_environment()}, als=[], als_ratios=[],
-                           bpr=[], bpr_choices={})
+                           bpr=[], bpr_choices={}, bpr_ratios=[])
     for size in args.sizes.split(","):
         res.data["als"] += als_rows(size.strip(), args.repeats)
         res.data["als_ratios"] = als_ratios(res.data["als"])
         res.save()
     if not args.no_bpr:
         res.data["bpr"], res.data["bpr_choices"] = bpr_rows(args.repeats)
+        res.data["bpr_ratios"] = bpr_ratios(res.data["bpr"])
     res.finish()
     text = markdown(res.data)
     (benchlib.RESULTS / "peers.md").write_text(text)

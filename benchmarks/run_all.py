@@ -19,6 +19,10 @@ stage           full run                                                        
 ``ranking``     bench_ranking.py (tuned single seed; writes results/ranking.md)  skipped
 ``best_topn``   bench_best_topn.py: the best top-10 model, tuned per seed, 3      1 seed, small grids, 3
                 seeds (~10 CPU min)                                              Mult-VAE epochs
+``peers``       bench_peers.py: implicit ALS and cornac BPR next to the course   ML-100K ALS only
+                (100k, 1M, 10M ALS + BPR; ~40 min). Needs the peers'
+                install (requirements-peers.txt, or PEERS_SITE=DIR of a
+                ``pip install --target``); without it the stage is skipped
 ``features``    bench_features_sequences.py (lessons 08-09 models, 3 seeds)      skipped
 ``sequential``  bench_sequential.py: SASRec/BERT4Rec vs lesson 09, 3 seeds       skipped
 ``ann``         bench_ann.py: 1M synthetic items + MovieLens (~35 min)           100,000 items (results/quick/)
@@ -49,8 +53,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-STAGES = ["surprise", "seeds", "epochs", "scaling", "ranking", "best_topn", "features", "sequential", "ann", "two_stage",
-          "notebooks", "report"]
+STAGES = ["surprise", "seeds", "epochs", "scaling", "ranking", "best_topn", "peers", "features", "sequential",
+          "ann", "two_stage", "notebooks", "report"]
+#: exit status of bench_peers.py when implicit or cornac is not installed (the stage is then skipped)
+MISSING_PEERS = 3
 
 
 def commands(quick: bool) -> dict[str, list[str] | None]:
@@ -63,6 +69,7 @@ def commands(quick: bool) -> dict[str, list[str] | None]:
             "scaling": py + [str(HERE / "bench_scaling.py"), "--sizes", "100k,1M", "--timeout", "300"],
             "ranking": None,
             "best_topn": py + [str(HERE / "bench_best_topn.py"), "--seeds", "42", "--quick"],
+            "peers": py + [str(HERE / "bench_peers.py"), "--sizes", "100k", "--no-bpr"],
             "features": None,
             "sequential": None,
             "ann": py + [str(HERE / "bench_ann.py"), "--quick"],
@@ -78,6 +85,7 @@ def commands(quick: bool) -> dict[str, list[str] | None]:
         "scaling": py + [str(HERE / "bench_scaling.py"), "--sizes", "100k,1M,10M", "--timeout", "600"],
         "ranking": py + [str(HERE / "bench_ranking.py")],
         "best_topn": py + [str(HERE / "bench_best_topn.py")],
+        "peers": py + [str(HERE / "bench_peers.py")],
         "features": py + [str(HERE / "bench_features_sequences.py")],
         "sequential": py + [str(HERE / "bench_sequential.py")],
         "ann": py + [str(HERE / "bench_ann.py")],
@@ -133,13 +141,15 @@ def main() -> int:
                 rc = subprocess.run(cmd, cwd=benchlib.ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
                                     timeout=args.stage_timeout).returncode
                 state = "ok" if rc == 0 else f"failed (exit {rc})"
+                if stage == "peers" and rc == MISSING_PEERS:
+                    state = "skipped: implicit / cornac not installed (benchmarks/requirements-peers.txt)"
             except subprocess.TimeoutExpired:
                 state = f"killed after {args.stage_timeout:.0f} s"
         seconds = time.perf_counter() - start
         record["stages"][stage] = {"status": state, "seconds": round(seconds, 1), "load_average_start": load,
                                    "load_average_end": benchlib.load_average(), "log": str(log)}
         print(f"   {state} in {seconds:.0f} s", flush=True)
-        if state != "ok":
+        if state != "ok" and not state.startswith("skipped"):
             status = 1
             print("   last lines of the log:\n   " + "\n   ".join(log.read_text().splitlines()[-5:]), flush=True)
         record["finished"] = benchlib.now()
