@@ -197,6 +197,34 @@ def _update_implicit(typingctx, B, n_u, c, z, lr, reg, sqrt_iu, inv):  # pragma:
     return sig, codegen
 
 
+@numba.njit(cache=True, inline="always")
+def _user_block(starts, u):  # pragma: no cover - compiled
+    """``(a, b, |I_u|, sqrt|I_u|)``: user ``u``'s rows are ``a:b`` of the user-major arrays (none if ``a == b``)."""
+    a, b = starts[u], starts[u + 1]
+    return a, b, b - a, np.sqrt(float(b - a))
+
+
+@numba.njit(cache=True, inline="always")
+def _step_biases(r, mu, bu, bi, u, i, dot, lr_bu, lr_bi, reg_bu, reg_bi):  # pragma: no cover - compiled
+    r"""Returns :math:`e_{ui} = r_{ui} - (\mu + b_u + b_i + \text{dot})`, after stepping :math:`b_u` and :math:`b_i`
+    with it (the rule both epochs share)."""
+    err = r - (mu + bu[u] + bi[i] + dot)
+    bu[u] += lr_bu * (err - reg_bu * bu[u])
+    bi[i] += lr_bi * (err - reg_bi * bi[i])
+    return err
+
+
+@numba.njit(cache=True, inline="always")
+def _step_factors(P, Q, u, i, f, err, zf, lr_pu, lr_qi, reg_pu, reg_qi):  # pragma: no cover - compiled
+    r"""Steps factor ``f`` of :math:`p_u` and :math:`q_i` from their old values (``zf``: factor ``f`` of
+    :math:`z_u`); returns the old :math:`q_{if}`."""
+    puf = P[u, f]
+    qif = Q[i, f]
+    P[u, f] += lr_pu * (err * qif - reg_pu * puf)
+    Q[i, f] += lr_qi * (err * (puf + zf) - reg_qi * qif)
+    return qif
+
+
 @numba.njit(cache=True)
 def _user_starts(us, n_users):  # pragma: no cover - compiled
     """``starts[u]:starts[u + 1]`` = the rows of user ``u`` in user-major arrays."""
@@ -222,11 +250,9 @@ def _svdpp_epoch(starts, is_, rs, mu, bu, bi, P, Q, Y, lr_bu, lr_bi, lr_pu, lr_q
     n_factors = P.shape[1]
     sse = 0.0
     for u in range(len(starts) - 1):
-        a, b = starts[u], starts[u + 1]
-        if a == b:
+        a, b, n_u, sqrt_iu = _user_block(starts, u)
+        if n_u == 0:
             continue
-        n_u = b - a
-        sqrt_iu = np.sqrt(float(n_u))
         inv = 1.0 / sqrt_iu
         for f in range(n_factors):
             z[f] = 0.0
@@ -241,15 +267,10 @@ def _svdpp_epoch(starts, is_, rs, mu, bu, bi, P, Q, Y, lr_bu, lr_bi, lr_pu, lr_q
             dot = 0.0
             for f in range(n_factors):
                 dot += Q[i, f] * (P[u, f] + z[f])
-            err = rs[k] - (mu + bu[u] + bi[i] + dot)
+            err = _step_biases(rs[k], mu, bu, bi, u, i, dot, lr_bu, lr_bi, reg_bu, reg_bi)
             sse += err * err
-            bu[u] += lr_bu * (err - reg_bu * bu[u])
-            bi[i] += lr_bi * (err - reg_bi * bi[i])
             for f in range(n_factors):
-                puf = P[u, f]
-                qif = Q[i, f]
-                P[u, f] += lr_pu * (err * qif - reg_pu * puf)
-                Q[i, f] += lr_qi * (err * (puf + z[f]) - reg_qi * qif)
+                qif = _step_factors(P, Q, u, i, f, err, z[f], lr_pu, lr_qi, reg_pu, reg_qi)
                 c[f] = err * qif / sqrt_iu
             # update every y_j and form the next rating's z_u from the new values, in the same order
             # (after the user's last rating z_u is formed for nothing: 1 row in n_u, then reset)
@@ -273,11 +294,9 @@ def _svdpp_epoch_fast(starts, is_, rs, mu, bu, bi, P, Q, Y, lr_bu, lr_bi, lr_pu,
     decay = 1.0 - lr_yj * reg_yj
     sse = 0.0
     for u in range(len(starts) - 1):
-        a, b = starts[u], starts[u + 1]
-        if a == b:
+        a, b, n_u, sqrt_iu = _user_block(starts, u)
+        if n_u == 0:
             continue
-        n_u = b - a
-        sqrt_iu = np.sqrt(float(n_u))
         for f in range(n_factors):
             z0[f] = 0.0
             D[f] = 0.0
@@ -293,16 +312,11 @@ def _svdpp_epoch_fast(starts, is_, rs, mu, bu, bi, P, Q, Y, lr_bu, lr_bi, lr_pu,
             dot = 0.0
             for f in range(n_factors):
                 dot += Q[i, f] * (P[u, f] + scale * z0[f] + D[f] * sqrt_iu)
-            err = rs[k] - (mu + bu[u] + bi[i] + dot)
+            err = _step_biases(rs[k], mu, bu, bi, u, i, dot, lr_bu, lr_bi, reg_bu, reg_bi)
             sse += err * err
-            bu[u] += lr_bu * (err - reg_bu * bu[u])
-            bi[i] += lr_bi * (err - reg_bi * bi[i])
             for f in range(n_factors):
                 zf = scale * z0[f] + D[f] * sqrt_iu
-                puf = P[u, f]
-                qif = Q[i, f]
-                P[u, f] += lr_pu * (err * qif - reg_pu * puf)
-                Q[i, f] += lr_qi * (err * (puf + zf) - reg_qi * qif)
+                qif = _step_factors(P, Q, u, i, f, err, zf, lr_pu, lr_qi, reg_pu, reg_qi)
                 D[f] = decay * D[f] + lr_yj * (err * qif / sqrt_iu)
             scale *= decay
         for k in range(a, b):
@@ -319,15 +333,14 @@ def _implicit_sums(starts, is_, Y):  # pragma: no cover - compiled
     n_users, n_factors = len(starts) - 1, Y.shape[1]
     Z = np.zeros((n_users, n_factors))
     for u in range(n_users):
-        a, b = starts[u], starts[u + 1]
-        if a == b:
+        a, b, n_u, sqrt_iu = _user_block(starts, u)
+        if n_u == 0:
             continue
         for k in range(a, b):
             for f in range(n_factors):
                 Z[u, f] += Y[is_[k], f]
-        s = np.sqrt(float(b - a))
         for f in range(n_factors):
-            Z[u, f] /= s
+            Z[u, f] /= sqrt_iu
     return Z
 
 
