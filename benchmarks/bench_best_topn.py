@@ -139,7 +139,7 @@ def fitted(make, data, **kwargs):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", default="42,43,44")
+    parser.add_argument("--seeds", type=benchlib.int_list, default="42,43,44")
     parser.add_argument("--quick", action="store_true", help="small grids (a smoke run)")
     parser.add_argument("--no-vae", action="store_true", help="leave Mult-VAE (PyTorch) out")
     parser.add_argument("--name", default="best_topn", help="results name (one process per seed: best_topn_42 ...)")
@@ -149,7 +149,7 @@ def main() -> None:
     if args.merge:
         merge(args.merge.split(","))
         return
-    seeds = [int(s) for s in args.seeds.split(",")]
+    seeds = args.seeds
     grids = QUICK_GRIDS if args.quick else GRIDS
     max_epochs, patience = (3, 1) if args.quick else (VAE_MAX_EPOCHS, VAE_PATIENCE)
     import course

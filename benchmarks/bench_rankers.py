@@ -149,12 +149,11 @@ def markdown(data: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", default="42,1,2")
-    parser.add_argument("--negatives", default="0,1,4", help="n_unseen_negatives values")
+    parser.add_argument("--seeds", type=benchlib.int_list, default="42,1,2")
+    parser.add_argument("--negatives", type=benchlib.int_list, default="0,1,4", help="n_unseen_negatives values")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    seeds = [int(s) for s in args.seeds.split(",")]
-    negatives = [int(s) for s in args.negatives.split(",")]
+    seeds, negatives = args.seeds, args.negatives
     ml = load_movielens("ml-100k")
     results = benchlib.Results("rankers", benchlib.command_line(), seeds=seeds, negatives=negatives, rows=[])
     for seed in seeds:

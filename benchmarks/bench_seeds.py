@@ -76,13 +76,13 @@ def stats(values: list[float]) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", default="42,1,2,3,4")
+    parser.add_argument("--seeds", type=benchlib.int_list, default="42,1,2,3,4")
     parser.add_argument("--torch-seeds", type=int, default=None, help="run the PyTorch model on the first N seeds only")
     parser.add_argument("--by", default="user,item")
     parser.add_argument("--no-torch", action="store_true")
     parser.add_argument("--reuse-dot", action="store_true", help=argparse.SUPPRESS)  # kept for old command lines
     args = parser.parse_args()
-    seeds = [int(s) for s in args.seeds.split(",")]
+    seeds = args.seeds
     torch_seeds = seeds if args.torch_seeds is None else seeds[:args.torch_seeds]
 
     import bench_ranking  # the lead's model factories (softmax_dot, bpr_mf), so the models are built identically

@@ -206,11 +206,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--native-blas", help="folder holding blas/libblas.so.3 and lapack/liblapack.so.3")
     parser.add_argument("--java-home", help="run the Spark measurements once more with this JAVA_HOME")
-    parser.add_argument("--seeds", default="0,1,2,3,4")
+    parser.add_argument("--seeds", type=benchlib.int_list, default="0,1,2,3,4")
     parser.add_argument("--lesson-runs", type=int, default=2)
     parser.add_argument("--child", nargs=2, metavar=("VARIANT", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    seeds = [int(s) for s in args.seeds.split(",")]
+    seeds = args.seeds
     if args.child:
         child(args.child[0], args.child[1], seeds)
         return

@@ -212,12 +212,12 @@ def markdown(data: dict) -> str:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--seeds", type=benchlib.int_list, default="0,1,2")
     ap.add_argument("--requests", type=int, default=300)
     ap.add_argument("--no-keras", action="store_true")
     ap.add_argument("--quick", action="store_true", help="seed 0 only, no Keras, 50 requests; results/quick/")
     args = ap.parse_args()
-    seeds = [0] if args.quick else [int(s) for s in args.seeds.split(",")]
+    seeds = [0] if args.quick else args.seeds
     keras = not (args.quick or args.no_keras)
     if args.quick:
         benchlib.RESULTS = benchlib.DEFAULT_RESULTS / "quick"

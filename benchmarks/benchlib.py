@@ -30,6 +30,11 @@ SINGLE_THREAD_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_N
                      "PYTHONHASHSEED": "0"}
 
 
+def int_list(text: str) -> list[int]:
+    """``"42,1,2"`` -> ``[42, 1, 2]``: the argparse ``type`` of the scripts' comma-separated ``--seeds`` (and the like)."""
+    return [int(s) for s in text.split(",")]
+
+
 def single_thread() -> None:
     """Set the one-thread environment (before numpy is imported)."""
     for key, value in SINGLE_THREAD_ENV.items():
