@@ -15,6 +15,28 @@ import pytest
 collect_ignore_glob = ["**/*.ipynb"]
 
 
+@pytest.fixture
+def torch_deterministic():
+    """PyTorch on one thread with deterministic algorithms, for every test of a file that asks for it with
+    ``pytestmark = pytest.mark.usefixtures("torch_deterministic")``."""
+    torch = pytest.importorskip("torch")
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(True)
+
+
+@pytest.fixture(scope="module")
+def tensorflow_deterministic():
+    """TensorFlow on one thread with deterministic ops, once per file that asks for it with
+    ``pytestmark = pytest.mark.usefixtures("tensorflow_deterministic")``."""
+    tf = pytest.importorskip("tensorflow")
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(1)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:
+        pass
+    tf.config.experimental.enable_op_determinism()
+
+
 @pytest.fixture(scope="session")
 def ml100k():
     """MovieLens 100K from the cache (``make test`` fetches it first)."""

@@ -23,18 +23,13 @@ from course_lib.evaluate import evaluate_next_item
 from course_lib.split import leave_last_out
 
 torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.usefixtures("torch_deterministic")
 
 from course_lib.models import load_model, save_model  # noqa: E402
 from course_lib.models.torch_models.attention import (  # noqa: E402
     BERT4Rec, BERT4RecNet, SASRec, SASRecNet, attention_mask, cloze_mask)
 
 ATOL = 1e-5  # float32 against float64 NumPy
-
-
-@pytest.fixture(autouse=True)
-def _deterministic():
-    torch.set_num_threads(1)
-    torch.use_deterministic_algorithms(True)
 
 
 def _inputs(n_items: int, T: int = 6) -> torch.Tensor:

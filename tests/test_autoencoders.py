@@ -21,17 +21,12 @@ from course_lib.evaluate import evaluate_full_ranking, evaluate_ratings
 from course_lib.models import Popularity
 
 torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.usefixtures("torch_deterministic")
 
 from course_lib.models import load_model, save_model  # noqa: E402
 from course_lib.models.torch_models import AutoRec, AutoRecNet, MultDAE, MultVAE, MultVAENet  # noqa: E402
 from course_lib.models.torch_models.autoencoders import (  # noqa: E402
     gaussian_kl, kl_weight, masked_mse, multinomial_nll)
-
-
-@pytest.fixture(autouse=True)
-def _deterministic():
-    torch.set_num_threads(1)
-    torch.use_deterministic_algorithms(True)
 
 
 def _np(t: torch.Tensor) -> np.ndarray:

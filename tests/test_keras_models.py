@@ -6,22 +6,11 @@ import numpy as np
 import pytest
 
 keras = pytest.importorskip("keras")
+pytestmark = pytest.mark.usefixtures("tensorflow_deterministic")
 
 from course_lib.evaluate import evaluate_ratings  # noqa: E402
 from course_lib.models.keras_models import DotProduct, NeuMF, build_dot_product, build_neumf  # noqa: E402
 from course_lib.split import random_split  # noqa: E402
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _deterministic():
-    import tensorflow as tf
-
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(1)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-    except RuntimeError:
-        pass
-    tf.config.experimental.enable_op_determinism()
 
 
 def test_dot_product_network_is_flat_biased_and_bounded():

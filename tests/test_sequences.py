@@ -14,16 +14,11 @@ from course_lib.sequences import next_item_chunks, next_item_windows, pad_left, 
 from course_lib.split import leave_last_out, stratified_split
 
 torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.usefixtures("torch_deterministic")
 
 from course_lib.models.torch_models.graph import LightGCN, LightGCNNet, normalized_adjacency  # noqa: E402
 from course_lib.models.torch_models.sequence import (  # noqa: E402
     Caser, CaserNet, GRU4Rec, LSTMRec, RNNNet, seen_mask)
-
-
-@pytest.fixture(autouse=True)
-def _deterministic():
-    torch.set_num_threads(1)
-    torch.use_deterministic_algorithms(True)
 
 
 # -- histories and examples -----------------------------------------------------------------

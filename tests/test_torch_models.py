@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.usefixtures("torch_deterministic")
 
 from sklearn.base import clone  # noqa: E402
 
@@ -15,12 +16,6 @@ from course_lib.models import NotFittedError, Popularity  # noqa: E402
 from course_lib.models.torch_models import (GMF, MLP, DotProduct, DotProductNet, GMFNet, MLPNet,  # noqa: E402
                                             NeuMF, NeuMFNet, load_model, save_model)
 from course_lib.split import random_split  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def _deterministic():
-    torch.set_num_threads(1)
-    torch.use_deterministic_algorithms(True)
 
 
 FAST = dict(n_epochs=5, batch_size=128, progress=False)
