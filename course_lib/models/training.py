@@ -6,7 +6,8 @@ the same code; the Keras models use Keras's own ``EarlyStopping`` callback with 
 * :func:`holdout` - a random share of the training rows held out for validation (one splitter
   for every model: ``validation_fraction``);
 * :func:`split_validation` - which rows train and which ratings validate: ``fit``'s ``validation``,
-  or that held-out share when early stopping is on;
+  or that held-out share when early stopping is on (:func:`start_fit`: with the patience and the
+  model's generator, the first lines of a neural model's ``_fit``);
 * :func:`run_epochs` - call an epoch function up to ``n_epochs`` times, record ``history_``,
   validate after every epoch, stop after ``n_iter_no_change`` epochs without improvement and restore
   the best epoch's parameters (``early_stopping``), and raise :class:`DivergenceError` on a NaN loss.
@@ -25,9 +26,9 @@ import numpy as np
 import pandas as pd
 
 from ..interactions import HeldOut, Interactions
-from ..validation import check_finite_number, check_positive_int
+from ..validation import check_finite_number, check_positive_int, check_random_state
 
-__all__ = ["DivergenceError", "check_early_stopping", "holdout", "run_epochs", "split_validation"]
+__all__ = ["DivergenceError", "check_early_stopping", "holdout", "run_epochs", "split_validation", "start_fit"]
 
 
 class DivergenceError(FloatingPointError):
@@ -71,6 +72,21 @@ def check_early_stopping(model) -> int | None:
     if not model.early_stopping:
         return None
     return check_positive_int(model.n_iter_no_change, "n_iter_no_change")
+
+
+def start_fit(model, data: Interactions, validation: HeldOut | None
+              ) -> tuple[int | None, np.random.Generator, np.ndarray, tuple | None]:
+    """``(patience, rng, training rows, validation triples)``: how a model that trains on a share of ``data``
+    starts its ``_fit``.
+
+    ``patience`` from :func:`check_early_stopping`, ``rng`` the model's generator (``random_state``),
+    then :func:`split_validation` with the model's ``validation_fraction``: the rows to train on and
+    ``(u, i, r)`` of the validation ratings whose user and item training knows (``None``: no validation).
+    """
+    patience = check_early_stopping(model)
+    rng = check_random_state(model.random_state)
+    idx, held = split_validation(data, validation, patience, model.validation_fraction, rng)
+    return patience, rng, idx, None if held is None else held.known_triples()
 
 
 def run_epochs(n_epochs: int, epoch: Callable[[int], Mapping[str, float]], *,

@@ -60,10 +60,9 @@ from torch.nn import functional as F
 from ...interactions import HeldOut, Interactions
 from ...sequences import next_item_chunks, pad_left, user_histories
 from ...validation import check_finite_number, check_positive_int, check_random_state
-from ..base import Recommender, estimate_known_pairs, pairs_from_scores
 from ..training import check_early_stopping
-from .sequence import hold_out_last_items
-from .training import fit_network, torch_random
+from .sequence import NextItemModel
+from .training import train_model
 
 __all__ = ["BERT4Rec", "BERT4RecNet", "SASRec", "SASRecNet", "attention_mask", "cloze_mask"]
 
@@ -270,7 +269,7 @@ def cloze_mask(x: np.ndarray, mask_prob: float, mask_id: int, rng: np.random.Gen
     return np.where(hide, mask_id, x), np.where(hide, x - 1, -1)
 
 
-class _AttentionRecommender(Recommender):
+class _AttentionRecommender(NextItemModel):
     """Fitting and scoring shared by SASRec and BERT4Rec (the recipe of lesson 09's sequence models).
 
     Validation: with ``early_stopping``, the last training item of a share ``validation_fraction`` of
@@ -279,8 +278,6 @@ class _AttentionRecommender(Recommender):
     ``fit(train, validation=next_items)`` uses given next items instead. The model then reads the
     user's whole training history to recommend, held-out item included.
     """
-
-    _predicts_ratings = False
 
     # -- hooks --------------------------------------------------------------------------
     def _network(self, n_items: int) -> _AttentionNet:  # pragma: no cover - abstract
@@ -317,10 +314,6 @@ class _AttentionRecommender(Recommender):
                 "lr": check_finite_number(self.lr, "lr", minimum=0, strict=True),
                 "weight_decay": check_finite_number(self.weight_decay, "weight_decay", minimum=0),
                 "patience": check_early_stopping(self)}
-
-    def _validation_split(self, histories, validation: HeldOut | None, patience: int | None, rng):
-        """``(training histories, validation users, validation targets)``: :func:`hold_out_last_items` (lesson 09)."""
-        return hold_out_last_items(histories, validation, patience, self.validation_fraction, rng)
 
     def _fit(self, data: Interactions, validation: HeldOut | None) -> None:
         p = self._check_training()
@@ -367,36 +360,14 @@ class _AttentionRecommender(Recommender):
                 logits = logits.masked_fill(val[2], -1e9)
             return F.cross_entropy(logits, val[1])
 
-        with torch_random(rng):
-            self.net_ = self.build_network()
-            self.history_, self.best_epoch_ = fit_network(
-                self.net_, epoch_batches=epoch_batches, loss=loss, val_loss=None if val is None else val_loss,
-                n_epochs=p["n_epochs"], lr=p["lr"], weight_decay=p["weight_decay"],
-                patience=p["patience"] if val is not None else None, progress=self.progress,
-                desc=type(self).__name__)
-        self.n_epochs_ = len(self.history_)
+        train_model(self, rng, epoch_batches=epoch_batches, loss=loss, val_loss=None if val is None else val_loss,
+                    n_epochs=p["n_epochs"], lr=p["lr"], weight_decay=p["weight_decay"],
+                    patience=p["patience"] if val is not None else None, progress=self.progress,
+                    desc=type(self).__name__)
 
     def _seen(self, x: torch.Tensor, users: torch.Tensor, order: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
         """``(n_kept, n_items)`` bool: the items left out of the softmax at each kept position."""
         raise NotImplementedError  # pragma: no cover - abstract
-
-    # -- scoring ------------------------------------------------------------------------
-    @torch.no_grad()
-    def _scores(self, users):
-        self.net_.eval()
-        users = np.asarray(users, dtype=np.int64)
-        out = [self.net_.last(torch.as_tensor(self.inputs_[users[s:s + 512]])).double().numpy()
-               for s in range(0, len(users), 512)]
-        return np.vstack(out) if out else np.zeros((0, self.data_.n_items))
-
-    def _estimate(self, u, i):
-        return estimate_known_pairs(u, i, pairs_from_scores(self._scores))
-
-    @property
-    def item_factors_(self) -> np.ndarray:
-        """The learned item vectors, shape ``(n_items, n_factors)`` (row = inner item index; input and output)."""
-        self._check_fitted()
-        return self.net_.item_emb.weight.detach().double().numpy()[1:self.data_.n_items + 1].copy()
 
 
 class SASRec(_AttentionRecommender):

@@ -45,10 +45,10 @@ from torch import nn
 from torch.nn import functional as F
 
 from ...interactions import HeldOut, Interactions
-from ...validation import check_finite_number, check_positive_int, check_random_state
+from ...validation import check_finite_number, check_positive_int
 from ..base import Recommender
-from ..training import check_early_stopping, split_validation
-from .training import fit_network, score_all_batched, torch_random
+from ..training import start_fit
+from .training import score_all_batched, train_model
 
 __all__ = ["AutoRec", "AutoRecNet", "MultDAE", "MultVAE", "MultVAENet", "gaussian_kl", "kl_weight",
            "masked_mse", "multinomial_nll"]
@@ -208,6 +208,11 @@ def _check_dropout(dropout) -> float:
     return p
 
 
+def _no_validation(what: str):
+    raise ValueError(f"early stopping needs validation {what}: the validation share holds none "
+                     "(raise validation_fraction, pass fit(..., validation=...), or set early_stopping=False)")
+
+
 def _dense(m: sp.csr_matrix, rows: np.ndarray) -> torch.Tensor:
     return torch.as_tensor(m[rows].toarray(), dtype=torch.float32)
 
@@ -277,10 +282,7 @@ class AutoRec(Recommender):
         lr = check_finite_number(self.lr, "lr", minimum=0, strict=True)
         n_epochs = check_positive_int(self.n_epochs, "n_epochs")
         check_positive_int(self.n_factors, "n_factors")
-        patience = check_early_stopping(self)
-        rng = check_random_state(self.random_state)
-        idx, held_out = split_validation(data, validation, patience, self.validation_fraction, rng)
-        val = None if held_out is None else held_out.known_triples()
+        patience, rng, idx, val = start_fit(self, data, validation)
         # the training input: item columns (n_items, n_users) of the ratings kept for training
         r_t = sp.csr_matrix((data.r[idx], (data.i[idx], data.u[idx])), shape=(data.n_items, data.n_users))
         m_t = r_t.copy()
@@ -306,14 +308,9 @@ class AutoRec(Recommender):
                 r_hat = net(_dense(r_t, items))[torch.as_tensor(col), vu]
                 return F.mse_loss(r_hat, vr.float())
         elif patience is not None:
-            raise ValueError("early stopping needs validation ratings: the validation share holds none "
-                             "(raise validation_fraction, pass fit(..., validation=...), or set early_stopping=False)")
-        with torch_random(rng):
-            self.net_ = self.build_network()
-            self.history_, self.best_epoch_ = fit_network(
-                self.net_, epoch_batches=epoch_batches, loss=loss, val_loss=val_loss, n_epochs=n_epochs, lr=lr,
-                patience=patience, progress=self.progress, desc="AutoRec")
-        self.n_epochs_ = len(self.history_)
+            _no_validation("ratings")
+        train_model(self, rng, epoch_batches=epoch_batches, loss=loss, val_loss=val_loss, n_epochs=n_epochs, lr=lr,
+                    patience=patience, progress=self.progress, desc="AutoRec")
 
     def _estimate(self, u, i):
         u, i = np.asarray(u, dtype=np.int64), np.asarray(i, dtype=np.int64)
@@ -354,10 +351,7 @@ class _MultAutoencoder(Recommender):
 
     def _fit(self, data: Interactions, validation: HeldOut | None) -> None:
         p = self._check()
-        patience = check_early_stopping(self)
-        rng = check_random_state(self.random_state)
-        idx, held_out = split_validation(data, validation, patience, self.validation_fraction, rng)
-        val = None if held_out is None else held_out.known_triples()[:2]
+        patience, rng, idx, val = start_fit(self, data, validation)
         x = sp.csr_matrix((np.ones(len(idx)), (data.u[idx], data.i[idx])), shape=(data.n_users, data.n_items))
         x.sum_duplicates()
         x.data[:] = 1.0
@@ -390,14 +384,9 @@ class _MultAutoencoder(Recommender):
                 log_pi = F.log_softmax(logits, dim=1).masked_fill(xin > 0, 0.0)
                 return -(log_pi * target).sum() / target.sum()
         elif patience is not None:
-            raise ValueError("early stopping needs validation interactions: the validation share holds none "
-                             "(raise validation_fraction, pass fit(..., validation=...), or set early_stopping=False)")
-        with torch_random(rng):
-            self.net_ = self.build_network()
-            self.history_, self.best_epoch_ = fit_network(
-                self.net_, epoch_batches=epoch_batches, loss=loss, val_loss=val_loss, n_epochs=p["n_epochs"],
-                lr=p["lr"], patience=patience, progress=self.progress, desc=type(self).__name__)
-        self.n_epochs_ = len(self.history_)
+            _no_validation("interactions")
+        train_model(self, rng, epoch_batches=epoch_batches, loss=loss, val_loss=val_loss, n_epochs=p["n_epochs"],
+                    lr=p["lr"], patience=patience, progress=self.progress, desc=type(self).__name__)
 
     def _scores(self, users):
         return score_all_batched(self.net_, users, self.data_.n_items)

@@ -38,8 +38,8 @@ from ...interactions import HeldOut, Interactions
 from ...sampling import pair_keys
 from ...validation import check_finite_number, check_positive_int, check_random_state, check_ratings
 from ..base import Recommender
-from ..training import check_early_stopping, split_validation
-from .training import fit_pairs, score_all_batched, torch_random
+from ..training import check_early_stopping, start_fit
+from .training import fit_pairs, score_all_batched, train_model
 
 __all__ = ["USER_FEATURES", "ITEM_FEATURES", "AttentionFusion", "ConcatFusion", "FeatureAware",
            "FeatureAwareNet", "TextEncoder"]
@@ -143,7 +143,32 @@ class _Tower(nn.Module):
         return self.fusion(torch.stack([self.parts[f](batch[f]) for f in self.features], dim=1))
 
 
-class FeatureAwareNet(nn.Module):
+class FeatureTables(nn.Module):
+    """A network that keeps its user and item feature tables as buffers ``u_<feature>`` / ``i_<feature>``
+    (:class:`FeatureAwareNet`, :class:`~course_lib.models.torch_models.two_tower.TwoTowerNet`).
+
+    ``_rows(side, rows)`` reads rows of a table (``side`` ``"u"`` or ``"i"``) as a dictionary of features; in
+    training mode each row's ID is replaced by the unknown row 0 with probability ``id_dropout``.
+    """
+
+    def _register_tables(self, user_table: dict, item_table: dict, id_dropout: float) -> None:
+        self.user_keys, self.item_keys, self.id_dropout = tuple(user_table), tuple(item_table), id_dropout
+        for k, v in user_table.items():
+            self.register_buffer(f"u_{k}", torch.as_tensor(np.array(v)))
+        for k, v in item_table.items():
+            self.register_buffer(f"i_{k}", torch.as_tensor(np.array(v)))
+
+    def _rows(self, side: str, rows: torch.Tensor) -> dict[str, torch.Tensor]:
+        keys = self.user_keys if side == "u" else self.item_keys
+        batch = {k: getattr(self, f"{side}_{k}")[rows] for k in keys}
+        key = "user_id" if side == "u" else "item_id"
+        if self.training and self.id_dropout > 0 and key in batch:
+            drop = torch.rand(len(rows)) < self.id_dropout
+            batch[key] = torch.where(drop, torch.zeros_like(batch[key]), batch[key])
+        return batch
+
+
+class FeatureAwareNet(FeatureTables):
     """Two towers over feature tables kept as buffers; ``forward(u, i)`` takes *row* indices of the tables.
 
     ``score(user_batch, item_batch)`` scores feature dictionaries directly (new users and items).
@@ -156,13 +181,9 @@ class FeatureAwareNet(nn.Module):
         super().__init__()
         if architecture not in ("two_tower", "mlp"):
             raise ValueError(f"architecture must be 'two_tower' or 'mlp', got {architecture!r}")
-        self.architecture, self.y_range, self.id_dropout = architecture, y_range, id_dropout
+        self.architecture, self.y_range = architecture, y_range
         self.n_items = n_items
-        self.user_keys, self.item_keys = tuple(user_table), tuple(item_table)
-        for k, v in user_table.items():
-            self.register_buffer(f"u_{k}", torch.as_tensor(np.array(v)))
-        for k, v in item_table.items():
-            self.register_buffer(f"i_{k}", torch.as_tensor(np.array(v)))
+        self._register_tables(user_table, item_table, id_dropout)
         out = n_factors + 1 if architecture == "two_tower" else n_factors
         self.user_tower = _Tower(user_features, cards, n_factors, out, fusion, text_encoder, image_dim)
         self.item_tower = _Tower(item_features, cards, n_factors, out, fusion, text_encoder, image_dim)
@@ -170,15 +191,6 @@ class FeatureAwareNet(nn.Module):
             self.bias = nn.Parameter(torch.zeros(()))
         else:
             self.head = nn.Sequential(nn.Linear(2 * n_factors, hidden), nn.ReLU(), nn.Linear(hidden, 1))
-
-    def _rows(self, side: str, rows: torch.Tensor) -> dict:
-        keys = self.user_keys if side == "u" else self.item_keys
-        batch = {k: getattr(self, f"{side}_{k}")[rows] for k in keys}
-        idk = "user_id" if side == "u" else "item_id"
-        if self.training and self.id_dropout > 0 and idk in batch:
-            drop = torch.rand(len(rows)) < self.id_dropout
-            batch[idk] = torch.where(drop, torch.zeros_like(batch[idk]), batch[idk])
-        return batch
 
     def score(self, user_batch: dict, item_batch: dict) -> torch.Tensor:
         p, q = self.user_tower(user_batch), self.item_tower(item_batch)
@@ -302,7 +314,7 @@ class FeatureAware(Recommender):
         p = check_finite_number(self.id_dropout, "id_dropout", minimum=0)
         if p >= 1:
             raise ValueError(f"id_dropout must be in [0, 1), got {p}")
-        patience = check_early_stopping(self)
+        check_early_stopping(self)  # before the tables are read: start_fit below returns the patience
         self.user_features_ = tuple(f for f in USER_FEATURES if f in feats)
         self.item_features_ = tuple(f for f in ITEM_FEATURES if f in feats)
         for side, wanted, table in (("user", self.user_features_, data.users), ("item", self.item_features_, data.items)):
@@ -319,18 +331,13 @@ class FeatureAware(Recommender):
         extra_i = [] if data.items is None else np.setdiff1d(data.items["item_id"].unique(), data.item_ids)
         self.user_rows_ = np.concatenate([data.user_ids, np.asarray(extra_u, dtype=data.user_ids.dtype)])
         self.item_rows_ = np.concatenate([data.item_ids, np.asarray(extra_i, dtype=data.item_ids.dtype)])
-        rng = check_random_state(self.random_state)
-        idx, held = split_validation(data, validation, patience, self.validation_fraction, rng)
-        val = None if held is None else held.known_triples()
-        with torch_random(rng):
-            self.net_ = self.build_network()
-            self.history_, self.best_epoch_ = fit_pairs(
-                self.net_, objective=self.objective, u=data.u[idx].astype(np.int64), i=data.i[idx].astype(np.int64),
-                y=data.r[idx], n_items=data.n_items, seen_keys=pair_keys(data.u, data.i, data.n_items),
-                validation=val, n_epochs=self.n_epochs, batch_size=self.batch_size, lr=self.lr,
-                weight_decay=self.weight_decay, n_negatives=check_positive_int(self.n_negatives, "n_negatives"),
-                patience=patience, progress=self.progress, rng=rng, desc=type(self).__name__)
-        self.n_epochs_ = len(self.history_)
+        patience, rng, idx, val = start_fit(self, data, validation)
+        train_model(self, rng, fit_pairs, objective=self.objective, u=data.u[idx].astype(np.int64),
+                    i=data.i[idx].astype(np.int64), y=data.r[idx], n_items=data.n_items,
+                    seen_keys=pair_keys(data.u, data.i, data.n_items), validation=val, n_epochs=self.n_epochs,
+                    batch_size=self.batch_size, lr=self.lr, weight_decay=self.weight_decay,
+                    n_negatives=check_positive_int(self.n_negatives, "n_negatives"), patience=patience,
+                    progress=self.progress, rng=rng, desc=type(self).__name__)
 
     def build_network(self) -> "FeatureAwareNet":
         """The (untrained) network, from ``data_``, ``encoder_`` and the table rows (also used by ``load_model``)."""

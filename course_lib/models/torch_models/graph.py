@@ -25,7 +25,7 @@ from ...sampling import pair_keys
 from ...validation import check_finite_number, check_positive_int, check_random_state
 from ..base import Recommender
 from ..training import check_early_stopping, holdout
-from .training import fit_pairs, torch_random
+from .training import fit_pairs, train_model
 
 __all__ = ["LightGCN", "LightGCNNet", "normalized_adjacency"]
 
@@ -149,17 +149,13 @@ class LightGCN(Recommender):
             idx, val_idx = holdout(len(u), self.validation_fraction, rng)
             val = (u[val_idx], i[val_idx], None)
         self.adjacency_ = normalized_adjacency(u[idx], i[idx], data.n_users, data.n_items)
-        with torch_random(rng):
-            self.net_ = self.build_network()
-            self.history_, self.best_epoch_ = fit_pairs(
-                self.net_, objective="bpr", u=u[idx], i=i[idx], y=None, n_items=data.n_items,
-                seen_keys=pair_keys(u, i, data.n_items), validation=val,
-                n_epochs=check_positive_int(self.n_epochs, "n_epochs"),
-                batch_size=check_positive_int(self.batch_size, "batch_size"),
-                lr=check_finite_number(self.lr, "lr", minimum=0, strict=True),
-                reg=check_finite_number(self.reg, "reg", minimum=0), patience=patience,
-                progress=self.progress, rng=rng, desc="LightGCN")
-        self.n_epochs_ = len(self.history_)
+        train_model(self, rng, fit_pairs, objective="bpr", u=u[idx], i=i[idx], y=None, n_items=data.n_items,
+                    seen_keys=pair_keys(u, i, data.n_items), validation=val,
+                    n_epochs=check_positive_int(self.n_epochs, "n_epochs"),
+                    batch_size=check_positive_int(self.batch_size, "batch_size"),
+                    lr=check_finite_number(self.lr, "lr", minimum=0, strict=True),
+                    reg=check_finite_number(self.reg, "reg", minimum=0), patience=patience,
+                    progress=self.progress, rng=rng, desc="LightGCN")
         with torch.no_grad():
             e = self.net_.propagate().double().numpy()
         self.user_factors_, self.item_factors_ = e[:data.n_users].copy(), e[data.n_users:].copy()

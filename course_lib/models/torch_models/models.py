@@ -16,11 +16,11 @@ import torch
 
 from ...interactions import HeldOut, Interactions
 from ...sampling import pair_keys
-from ...validation import check_finite_number, check_positive_int, check_random_state
+from ...validation import check_finite_number, check_positive_int
 from ..base import Recommender, check_is_fitted, estimate_known_pairs
-from ..training import check_early_stopping, split_validation
+from ..training import start_fit
 from .networks import DotProductNet, GMFNet, MLPNet, NeuMFNet
-from .training import OBJECTIVES, fit_pairs, score_all_batched, torch_random
+from .training import OBJECTIVES, fit_pairs, score_all_batched, train_model
 
 __all__ = ["DotProduct", "GMF", "MLP", "NeuMF"]
 
@@ -79,21 +79,14 @@ class _NeuralRecommender(Recommender):
 
     def _fit(self, data: Interactions, validation: HeldOut | None) -> None:
         self._check_common()
-        patience = check_early_stopping(self)
-        rng = check_random_state(self.random_state)
-        idx, held = split_validation(data, validation, patience, self.validation_fraction, rng)
-        val = None if held is None else held.known_triples()
-        with torch_random(rng):
-            self.net_ = self.build_network()
-            self._init_from_pretrained()
-            self.history_, self.best_epoch_ = fit_pairs(
-                self.net_, objective=self.objective, u=data.u[idx].astype(np.int64), i=data.i[idx].astype(np.int64),
-                y=data.r[idx], n_items=data.n_items, seen_keys=pair_keys(data.u, data.i, data.n_items),
-                validation=val, n_epochs=self.n_epochs, batch_size=self.batch_size, lr=self.lr,
-                weight_decay=self.weight_decay, reg=check_finite_number(getattr(self, "reg", 0.0), "reg", minimum=0),
-                n_negatives=self.n_negatives, patience=patience, progress=self.progress, rng=rng,
-                desc=type(self).__name__)
-        self.n_epochs_ = len(self.history_)
+        patience, rng, idx, val = start_fit(self, data, validation)
+        train_model(self, rng, fit_pairs, init=self._init_from_pretrained,
+                    objective=self.objective, u=data.u[idx].astype(np.int64), i=data.i[idx].astype(np.int64),
+                    y=data.r[idx], n_items=data.n_items, seen_keys=pair_keys(data.u, data.i, data.n_items),
+                    validation=val, n_epochs=self.n_epochs, batch_size=self.batch_size, lr=self.lr,
+                    weight_decay=self.weight_decay, reg=check_finite_number(getattr(self, "reg", 0.0), "reg", minimum=0),
+                    n_negatives=self.n_negatives, patience=patience, progress=self.progress, rng=rng,
+                    desc=type(self).__name__)
 
     def _init_from_pretrained(self) -> None:
         pass

@@ -72,7 +72,7 @@ from ...sampling import pair_keys, sample_unseen
 from ...validation import check_finite_number, check_positive_int, check_random_state, check_ratings
 from ..base import Recommender
 from ..training import check_early_stopping, holdout
-from .training import fit_network, torch_random
+from .training import train_model
 
 __all__ = ["CrossNet", "DCNNet", "DCNRanker", "DeepFMNet", "DeepFMRanker", "FMNet", "FMRanker", "LogisticNet",
            "LogisticRanker"]
@@ -374,13 +374,9 @@ class _Ranker(Recommender):
         def val_loss(net):
             return F.binary_cross_entropy_with_logits(net(val_batch["idx"], val_batch["val"]), val_batch["y"])
 
-        with torch_random(rng):
-            self.net_ = self.build_network()
-            self.history_, self.best_epoch_ = fit_network(
-                self.net_, epoch_batches=epoch_batches, loss=loss, val_loss=None if val_ex is None else val_loss,
-                n_epochs=self.n_epochs, lr=self.lr, weight_decay=self.weight_decay, patience=patience,
-                progress=self.progress, desc=type(self).__name__)
-        self.n_epochs_ = len(self.history_)
+        train_model(self, rng, epoch_batches=epoch_batches, loss=loss, val_loss=None if val_ex is None else val_loss,
+                    n_epochs=self.n_epochs, lr=self.lr, weight_decay=self.weight_decay, patience=patience,
+                    progress=self.progress, desc=type(self).__name__)
 
     # -- scoring encoded rows --------------------------------------------------------------------------
     @torch.no_grad()

@@ -35,7 +35,7 @@ from ...sequences import next_item_chunks, next_item_windows, pad_left, user_his
 from ...validation import check_finite_number, check_positive_int, check_random_state
 from ..base import Recommender, estimate_known_pairs, pairs_from_scores
 from ..training import check_early_stopping
-from .training import fit_network, torch_random
+from .training import train_model
 
 __all__ = ["Caser", "CaserNet", "GRU4Rec", "LSTMRec", "RNNNet", "hold_out_last_items", "seen_mask"]
 
@@ -178,8 +178,41 @@ class CaserNet(nn.Module):
         return self(x, user)
 
 
-class _SequenceRecommender(Recommender):
-    """Shared fitting (softmax over all items, early stopping) and scoring of the sequence models.
+class NextItemModel(Recommender):
+    """What every next-item model shares (here GRU4Rec, LSTMRec and Caser; SASRec and BERT4Rec in
+    :mod:`.attention`): the validation rule (:func:`hold_out_last_items`) and the scoring. A user's
+    scores over all items are the logits ``net_.last(inputs_[u], u)`` after their training history
+    (``recommend`` leaves the items already seen out); ``item_factors_`` reads the item embeddings.
+    """
+
+    _predicts_ratings = False
+
+    def _validation_split(self, histories, validation: HeldOut | None, patience: int | None, rng):
+        """``(training histories, validation users, validation targets)``: :func:`hold_out_last_items`."""
+        return hold_out_last_items(histories, validation, patience, self.validation_fraction, rng)
+
+    @torch.no_grad()
+    def _scores(self, users):
+        self.net_.eval()
+        users = np.asarray(users, dtype=np.int64)
+        out = [self.net_.last(torch.as_tensor(self.inputs_[users[s:s + 512]]),
+                              torch.as_tensor(users[s:s + 512])).double().numpy()
+               for s in range(0, len(users), 512)]
+        return np.vstack(out) if out else np.zeros((0, self.data_.n_items))
+
+    def _estimate(self, u, i):
+        return estimate_known_pairs(u, i, pairs_from_scores(self._scores))
+
+    @property
+    def item_factors_(self) -> np.ndarray:
+        """The learned item embeddings, shape ``(n_items, n_factors)`` (row = inner item index; the rows of
+        the padding and of BERT4Rec's ``[mask]`` left out)."""
+        self._check_fitted()
+        return self.net_.item_emb.weight.detach().double().numpy()[1:self.data_.n_items + 1].copy()
+
+
+class _SequenceRecommender(NextItemModel):
+    """Shared fitting (softmax over all items, early stopping) of the sequence models (scoring: :class:`NextItemModel`).
 
     Common parameters
     -----------------
@@ -199,8 +232,6 @@ class _SequenceRecommender(Recommender):
     item_factors_ ``(n_items, n_factors)`` : the learned input item embeddings.
     """
 
-    _predicts_ratings = False
-
     # -- hooks --------------------------------------------------------------------------
     def _network(self, n_users: int, n_items: int) -> nn.Module:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -217,10 +248,6 @@ class _SequenceRecommender(Recommender):
         if before is not None:  # mask_seen: the items read so far, in this chunk or before it
             logits = logits.masked_fill(seen_mask(x, logits.shape[-1], before), -1e9)
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), ignore_index=-1)
-
-    def _validation_split(self, histories, validation: HeldOut | None, patience: int | None, rng):
-        """``(training histories, validation users, validation targets)``: :func:`hold_out_last_items`."""
-        return hold_out_last_items(histories, validation, patience, self.validation_fraction, rng)
 
     # -- fitting ------------------------------------------------------------------------
     def _fit(self, data: Interactions, validation: HeldOut | None) -> None:
@@ -269,33 +296,10 @@ class _SequenceRecommender(Recommender):
                 logits = logits.masked_fill(val[3], -1e9)
             return F.cross_entropy(logits, val[1])
 
-        with torch_random(rng):
-            self.net_ = self.build_network()
-            self.history_, self.best_epoch_ = fit_network(
-                self.net_, epoch_batches=epoch_batches, loss=loss, val_loss=None if val is None else val_loss,
-                n_epochs=n_epochs, lr=lr, weight_decay=wd, patience=patience if val is not None else None,
-                progress=self.progress, desc=type(self).__name__,
-                schedule=(lambda step: 1.0 - step / total_steps) if schedule == "linear" else None)
-        self.n_epochs_ = len(self.history_)
-
-    # -- scoring ------------------------------------------------------------------------
-    @torch.no_grad()
-    def _scores(self, users):
-        self.net_.eval()
-        users = np.asarray(users, dtype=np.int64)
-        out = [self.net_.last(torch.as_tensor(self.inputs_[users[s:s + 512]]),
-                              torch.as_tensor(users[s:s + 512])).double().numpy()
-               for s in range(0, len(users), 512)]
-        return np.vstack(out) if out else np.zeros((0, self.data_.n_items))
-
-    def _estimate(self, u, i):
-        return estimate_known_pairs(u, i, pairs_from_scores(self._scores))
-
-    @property
-    def item_factors_(self) -> np.ndarray:
-        """The learned input item vectors, shape ``(n_items, n_factors)`` (row = inner item index)."""
-        self._check_fitted()
-        return self.net_.item_emb.weight.detach().double().numpy()[1:].copy()
+        train_model(self, rng, epoch_batches=epoch_batches, loss=loss, val_loss=None if val is None else val_loss,
+                    n_epochs=n_epochs, lr=lr, weight_decay=wd, patience=patience if val is not None else None,
+                    progress=self.progress, desc=type(self).__name__,
+                    schedule=(lambda step: 1.0 - step / total_steps) if schedule == "linear" else None)
 
 
 class GRU4Rec(_SequenceRecommender):

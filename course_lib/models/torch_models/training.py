@@ -4,7 +4,8 @@ r"""One training loop for every PyTorch model of the course.
 :math:`\tfrac{wd}{2}\lVert\theta\rVert^2` added to the gradient), mini-batches, an optional
 learning-rate schedule, and the shared epoch loop of :func:`course_lib.models.training.run_epochs`
 (``history_``, early stopping with the best weights restored, divergence checks). A model supplies
-the batches of an epoch and the loss of a batch.
+the batches of an epoch and the loss of a batch; :func:`train_model` builds the model's network and
+trains it so, setting ``net_``, ``history_``, ``best_epoch_`` and ``n_epochs_``.
 
 :func:`fit_pairs` is :func:`fit_network` for the (user, item) models, with four objectives:
 
@@ -40,7 +41,8 @@ from ...sampling import sample_unseen
 from ...validation import derive_seed
 from ..training import run_epochs
 
-__all__ = ["OBJECTIVES", "fit_network", "fit_pairs", "make_optimiser", "score_all_batched", "torch_random"]
+__all__ = ["OBJECTIVES", "fit_network", "fit_pairs", "make_optimiser", "score_all_batched", "torch_random",
+           "train_model"]
 
 OBJECTIVES = ("mse", "bce", "bpr", "softmax")
 
@@ -204,6 +206,23 @@ def fit_pairs(net: nn.Module, *, objective: str, u: np.ndarray, i: np.ndarray, y
                        val_loss=None if val is None else (lambda net: _pair_loss(net, objective, **val)),
                        n_epochs=n_epochs, lr=lr, weight_decay=weight_decay, patience=patience, progress=progress,
                        desc=desc)
+
+
+def train_model(model, rng: np.random.Generator, fit: Callable = fit_network, /, *,
+                init: Callable[[], None] | None = None, **kwargs) -> None:
+    """Build ``model.net_`` and train it: sets ``net_``, ``history_``, ``best_epoch_`` and ``n_epochs_``.
+
+    Within :func:`torch_random` (the weights and dropout depend on ``rng`` only):
+    ``model.net_ = model.build_network()``, then ``init()`` if given (e.g. NeuMF's pre-trained weights),
+    then ``fit(model.net_, **kwargs)``, :func:`fit_network` or :func:`fit_pairs` (whose own ``rng`` is
+    one of ``kwargs``).
+    """
+    with torch_random(rng):
+        model.net_ = model.build_network()
+        if init is not None:
+            init()
+        model.history_, model.best_epoch_ = fit(model.net_, **kwargs)
+    model.n_epochs_ = len(model.history_)
 
 
 @torch.no_grad()

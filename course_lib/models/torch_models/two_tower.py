@@ -31,8 +31,8 @@ from ...features import FeatureEncoder
 from ...interactions import HeldOut, Interactions
 from ...retrieval import sampling_probability, tower_cardinalities, tower_inputs
 from ..towers import TwoTowerModel
-from .features import ConcatFusion
-from .training import fit_network, torch_random
+from .features import ConcatFusion, FeatureTables
+from .training import train_model
 
 __all__ = ["Tower", "TwoTower", "TwoTowerNet", "in_batch_softmax_loss"]
 
@@ -78,7 +78,7 @@ class Tower(nn.Module):
         return self.fusion(torch.stack([self.parts[f](batch[f]) for f in self.features], dim=1))
 
 
-class TwoTowerNet(nn.Module):
+class TwoTowerNet(FeatureTables):
     """The two towers, with the training users' and items' inputs kept as buffers (row = inner index).
 
     ``user_vectors(rows)`` / ``item_vectors(rows)``: ``(len(rows), d)``; ``forward(u, i)``: scores
@@ -89,23 +89,10 @@ class TwoTowerNet(nn.Module):
     def __init__(self, user_table: dict, item_table: dict, user_features, item_features, cards: dict, *,
                  n_factors: int = 32, hidden: int = 64, id_dropout: float = 0.1):
         super().__init__()
-        self.user_keys, self.item_keys, self.id_dropout = tuple(user_table), tuple(item_table), id_dropout
-        for k, v in user_table.items():
-            self.register_buffer(f"u_{k}", torch.as_tensor(np.array(v)))
-        for k, v in item_table.items():
-            self.register_buffer(f"i_{k}", torch.as_tensor(np.array(v)))
+        self._register_tables(user_table, item_table, id_dropout)
         self.n_items = len(next(iter(item_table.values())))
         self.user_tower = Tower(user_features, cards, n_factors, hidden)
         self.item_tower = Tower(item_features, cards, n_factors, hidden)
-
-    def _rows(self, side: str, rows: torch.Tensor) -> dict[str, torch.Tensor]:
-        keys = self.user_keys if side == "u" else self.item_keys
-        batch = {k: getattr(self, f"{side}_{k}")[rows] for k in keys}
-        key = "user_id" if side == "u" else "item_id"
-        if self.training and self.id_dropout > 0 and key in batch:
-            drop = torch.rand(len(rows)) < self.id_dropout
-            batch[key] = torch.where(drop, torch.zeros_like(batch[key]), batch[key])
-        return batch
 
     def user_vectors(self, rows: torch.Tensor) -> torch.Tensor:
         return self.user_tower(self._rows("u", rows))
@@ -199,13 +186,9 @@ class TwoTower(TwoTowerModel):
         elif patience is not None:
             raise ValueError("early stopping needs validation pairs: the validation set holds no known user and item")
 
-        with torch_random(rng):
-            self.net_ = self.build_network()
-            self.history_, self.best_epoch_ = fit_network(
-                self.net_, epoch_batches=epoch_batches, loss=loss, val_loss=val_loss, n_epochs=self.n_epochs,
-                lr=self.lr, weight_decay=self.weight_decay, patience=patience, progress=self.progress,
-                desc=type(self).__name__)
-        self.n_epochs_ = len(self.history_)
+        train_model(self, rng, epoch_batches=epoch_batches, loss=loss, val_loss=val_loss, n_epochs=self.n_epochs,
+                    lr=self.lr, weight_decay=self.weight_decay, patience=patience, progress=self.progress,
+                    desc=type(self).__name__)
 
     def build_network(self) -> TwoTowerNet:
         """The (untrained) network for ``data_`` and ``encoder_`` (also how ``load_model`` rebuilds it)."""
