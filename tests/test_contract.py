@@ -52,12 +52,12 @@ FAST = {"BiasedMF": dict(n_factors=8, n_epochs=5), "FunkSVD": dict(n_factors=8, 
         "DCNRanker": dict(n_epochs=2),
         "SASRec": dict(n_epochs=2), "BERT4Rec": dict(n_epochs=2),
         "AutoRec": dict(n_epochs=3), "MultVAE": dict(n_epochs=3), "MultDAE": dict(n_epochs=3),
-        "TwoTower": dict(n_epochs=3, batch_size=64)}
+        "TwoTower": dict(n_epochs=3, batch_size=64), "BayesianMF": dict(n_epochs=20, burn_in=5)}
 
 
 #: models whose estimate for an unknown item is a rule of their own (a bias model's mu + b_u, the
 #: global mean itself), not flagged as impossible, exactly as Surprise's BaselineOnly and SVD do
-OWN_RULE_FOR_UNKNOWN = {"GlobalMean", "BaselineOnly", "BiasedMF", "ALS", "SVDpp", "CoClustering"}
+OWN_RULE_FOR_UNKNOWN = {"GlobalMean", "BaselineOnly", "BiasedMF", "ALS", "SVDpp", "CoClustering", "BayesianMF"}
 
 
 def make(cls, **extra) -> Recommender:

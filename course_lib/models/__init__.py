@@ -7,6 +7,7 @@ them with :func:`save_model` / :func:`load_model`.
 """
 
 from .base import NotFittedError, Prediction, Recommender, UnknownIdError, check_is_fitted
+from .bayesian import BayesianMF
 from .baselines import BaselineOnly, GlobalMean, Popularity
 from .co_clustering import CoClustering
 from .content import ContentBased
@@ -19,7 +20,7 @@ from .slope_one import SlopeOne
 from .svdpp import SVDpp
 from .training import DivergenceError
 
-__all__ = ["ALS", "BPRMF", "BaselineOnly", "BiasedMF", "CoClustering", "ContentBased", "DivergenceError", "EASE", "FunkSVD",
+__all__ = ["ALS", "BPRMF", "BaselineOnly", "BayesianMF", "BiasedMF", "CoClustering", "ContentBased", "DivergenceError", "EASE", "FunkSVD",
            "GlobalMean", "ImplicitALS", "ItemKNN", "KNN", "KNNBaseline", "KNNBasic", "KNNWithMeans", "LastItemKNN",
            "NMF", "NotFittedError", "Popularity", "Prediction", "PureSVD", "Recommender", "SVDpp", "SlopeOne",
            "UnknownIdError", "check_is_fitted", "load_model", "save_model"]
