@@ -97,7 +97,7 @@ def test_learns_a_low_rank_matrix_better_than_the_baseline(implicit):
     assert rmse < 0.8 * np.sqrt(np.mean((base.est - test.rating) ** 2))
     assert model.history_.val_rmse.iloc[-1] == pytest.approx(rmse, abs=1e-9)  # the running average is the model
     assert list(model.history_.columns) == ["train_loss", "train_rmse", "alpha", "val_rmse"]
-    assert model.n_epochs_ == 60 and model.user_samples_.shape == (40, model.data_.n_users, 4)
+    assert model.n_epochs_ == model.best_epoch_ == 60 and model.user_samples_.shape == (40, model.data_.n_users, 4)
     assert model.item_samples_.shape == (40, model.data_.n_items, 4) and model.alpha_.shape == (60,)
     assert model.implicit_factors_.shape == (model.data_.n_items, 4)
     assert np.any(model.implicit_factors_) == implicit

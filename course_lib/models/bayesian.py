@@ -276,7 +276,8 @@ class BayesianMF(Recommender):
     alpha_ : the noise precision of every sweep, ``(n_epochs,)``;
     history_ : DataFrame indexed by ``epoch`` (the sweep): ``train_loss`` (squared errors of the sweep's
     sample), ``train_rmse``, ``alpha`` and, with validation ratings, ``val_rmse`` (of the running average
-    after the burn-in, of the sweep's sample before); n_epochs_, best_epoch_ (best ``val_rmse``, else the last).
+    after the burn-in, of the sweep's sample before); n_epochs_ and best_epoch_ (both the last sweep: the
+    model kept is the average of every sweep after the burn-in).
 
     References
     ----------
@@ -380,11 +381,11 @@ class BayesianMF(Recommender):
             known = (validation.u >= 0) & (validation.i >= 0)
             validation = HeldOut(validation.u[known], validation.i[known], validation.r[known])
             val_sum = np.zeros(len(validation.r))
-        self.history_, self.best_epoch_ = run_epochs(
+        self.history_, _ = run_epochs(
             n_epochs, sweep, validate=None if validation is None else validate, monitor="val_rmse",
             progress=self.progress, desc="BayesianMF", tol=0.0,
             diverged=lambda e, loss: "(NaN or infinite values in the samples). Check the ratings for extreme values.")
-        self.n_epochs_ = len(self.history_)
+        self.n_epochs_ = self.best_epoch_ = len(self.history_)  # the model is the average up to the last sweep
         self.alpha_ = np.array(alphas)
         xs, ys = np.stack(kept_x), np.stack(kept_y)
         self.user_samples_, self.item_samples_ = xs[:, :, :k].copy(), ys[:, :, :k].copy()
