@@ -19,6 +19,8 @@ stage           full run                                                        
 ``ranking``     bench_ranking.py (tuned single seed; writes results/ranking.md)  skipped
 ``best_topn``   bench_best_topn.py: the best top-10 model, tuned per seed, 3      1 seed, small grids, 3
                 seeds (~10 CPU min)                                              Mult-VAE epochs
+``best_rmse``   bench_best_rmse.py: Bayesian SVD++ and a ridge blend, tuned      fold 1 only
+                per fold on validation, 5 folds (~15 CPU min)
 ``peers``       bench_peers.py: implicit ALS and cornac BPR next to the course   ML-100K ALS only
                 (100k, 1M, 10M ALS + BPR; ~40 min). Needs the peers'
                 install (requirements-peers.txt, or PEERS_SITE=DIR of a
@@ -53,7 +55,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-STAGES = ["surprise", "seeds", "epochs", "scaling", "ranking", "best_topn", "peers", "features", "sequential",
+STAGES = ["surprise", "seeds", "epochs", "scaling", "ranking", "best_topn", "best_rmse", "peers", "features", "sequential",
           "ann", "two_stage", "notebooks", "report"]
 #: exit status of bench_peers.py when implicit or cornac is not installed (the stage is then skipped)
 MISSING_PEERS = 3
@@ -69,6 +71,7 @@ def commands(quick: bool) -> dict[str, list[str] | None]:
             "scaling": py + [str(HERE / "bench_scaling.py"), "--sizes", "100k,1M", "--timeout", "300"],
             "ranking": None,
             "best_topn": py + [str(HERE / "bench_best_topn.py"), "--seeds", "42", "--quick"],
+            "best_rmse": py + [str(HERE / "bench_best_rmse.py"), "--folds", "1"],
             "peers": py + [str(HERE / "bench_peers.py"), "--sizes", "100k", "--no-bpr"],
             "features": None,
             "sequential": None,
@@ -85,6 +88,7 @@ def commands(quick: bool) -> dict[str, list[str] | None]:
         "scaling": py + [str(HERE / "bench_scaling.py"), "--sizes", "100k,1M,10M", "--timeout", "600"],
         "ranking": py + [str(HERE / "bench_ranking.py")],
         "best_topn": py + [str(HERE / "bench_best_topn.py")],
+        "best_rmse": py + [str(HERE / "bench_best_rmse.py")],
         "peers": py + [str(HERE / "bench_peers.py")],
         "features": py + [str(HERE / "bench_features_sequences.py")],
         "sequential": py + [str(HERE / "bench_sequential.py")],
