@@ -173,7 +173,7 @@ def test_jvm_sizing_under_an_address_space_limit():
     from course_lib.distributed.spark import jvm_options_for_limit
 
     assert jvm_options_for_limit("2g", None) == ("2g", [], {})  # no limit: Spark's sizes, untouched
-    heap, options, env = jvm_options_for_limit("2g", 4096)      # the grading kernel's limit
+    heap, options, env = jvm_options_for_limit("2g", 4096)      # ulimit -v 4 GiB
     assert heap == "1024m" and env == {"MALLOC_ARENA_MAX": "2"}
     assert "-XX:ReservedCodeCacheSize=128m" in options and "-XX:CompressedClassSpaceSize=256m" in options
     assert jvm_options_for_limit("512m", 4096)[0] == "512m"     # a smaller heap asked for is kept
@@ -185,7 +185,7 @@ def test_jvm_sizing_under_an_address_space_limit():
 
 LIMITED_SCRIPT = textwrap.dedent("""
     import resource
-    resource.setrlimit(resource.RLIMIT_AS, (4096 * 2**20, resource.RLIM_INFINITY))  # as a grading kernel
+    resource.setrlimit(resource.RLIMIT_AS, (4096 * 2**20, resource.RLIM_INFINITY))  # ulimit -v 4 GiB, as a shared server may set
     import numpy as np, pandas as pd
     from pyspark import SparkContext
     from course_lib.distributed.spark import spark_session
@@ -203,7 +203,7 @@ LIMITED_SCRIPT = textwrap.dedent("""
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the JVM's limits from /proc")
-def test_spark_starts_under_the_grading_kernels_address_space_limit():
+def test_spark_starts_under_a_4_gib_address_space_limit():
     """A JVM with Spark's default sizes reserves ~4.9 GB of address space and dies under ``ulimit -v 4 GiB``
     (measured: 'insufficient memory for the Java Runtime Environment'); sized to the limit, it runs."""
     done = subprocess.run([sys.executable, "-c", LIMITED_SCRIPT], capture_output=True, text=True, timeout=300)

@@ -296,11 +296,14 @@ def test_kernel_is_limited_and_sees_a_trimmed_environment(tmp_path, monkeypatch)
     monkeypatch.setenv("OMP_NUM_THREADS", "7")
     profile = sorted(numeric_environment())
     nb = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_code_cell("import os, resource\nprint(resource.getrlimit(resource.RLIMIT_AS)[0] // 2**20)"),
+        nbformat.v4.new_code_cell("import os, resource\nprint(resource.getrlimit(resource.RLIMIT_DATA)[0] // 2**20)"),
         nbformat.v4.new_code_cell("print(os.environ.get('INSTRUCTOR_SECRET_TOKEN'))"),
         nbformat.v4.new_code_cell("x = bytearray(3 * 2**30)"),
         nbformat.v4.new_code_cell("print('still alive')"),
         nbformat.v4.new_code_cell(f"import json\nprint(json.dumps({{k: os.environ.get(k) for k in {profile!r}}}))"),
+        # 6 GiB of address space mapped read-only, as PyPI's CUDA build of PyTorch maps its libraries
+        # (4.5 GB with TensorFlow on import): not memory the kernel allocates, so not refused
+        nbformat.v4.new_code_cell("import mmap\nm = mmap.mmap(-1, 6 * 2**30, prot=mmap.PROT_READ)\nprint(len(m) // 2**30)"),
     ])
     limits = Limits(cell_timeout=60, memory_mb=1024)
     run = execute(nb, tmp_path, write_kernelspec(tmp_path / "kernels", limits), limits)
@@ -311,6 +314,7 @@ def test_kernel_is_limited_and_sees_a_trimmed_environment(tmp_path, monkeypatch)
     assert run.outcome[3] == "ok" and texts[3].strip() == "still alive"
     # the course's numeric profile, as make test and the course kernel have it (one thread, not 7)
     assert json.loads(texts[4]) == numeric_environment()
+    assert run.outcome[5] == "ok" and texts[5].strip() == "6"
 
 
 def test_output_is_capped_in_the_kernel_and_in_the_grader(tmp_path):

@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     gr.add_argument("submissions", help="folder with one subfolder per student, or a zip downloaded from an LMS")
     gr.add_argument("--out", help="output folder (default: grading/work/<lesson>)")
     gr.add_argument("--timeout", type=int, default=120, help="seconds per cell (default 120)")
-    gr.add_argument("--memory-mb", type=int, default=4096, help="address-space limit of each kernel (default 4096)")
+    gr.add_argument("--memory-mb", type=int, default=4096, help="memory limit of each kernel: writable private memory, RLIMIT_DATA (default 4096)")
     gr.add_argument("--jobs", type=int, default=2, help="submissions graded at the same time (default 2)")
     gr.add_argument("--wall", type=int, default=1200, help="seconds per submission before it is stopped (default 1200)")
     nb = sub.add_parser("nbgrader", help="grade with nbgrader instead: the master as nbgrader's source, "

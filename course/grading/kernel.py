@@ -15,9 +15,13 @@ What is isolated
     * processes: every process the kernel starts is killed when the submission's grading ends,
       detached ones included (``start_new_session``, ``setsid``, ``nohup``, double forks):
       :mod:`course.grading.processes`;
-    * memory: ``RLIMIT_AS`` (address space, default 4096 MiB). Allocating beyond it raises
-      ``MemoryError`` in the cell; a kernel the OS kills anyway is restarted and the notebook is
-      re-run without the cell that killed it;
+    * memory: ``RLIMIT_DATA`` (default 4096 MiB): the writable private memory the kernel
+      allocates (heap, NumPy arrays, thread stacks), not the address space its libraries map.
+      Allocating beyond it raises ``MemoryError`` in the cell; a kernel the OS kills anyway is
+      restarted and the notebook is re-run without the cell that killed it. (An address-space limit,
+      ``RLIMIT_AS``, would count mapped code too: PyPI's CUDA build of PyTorch with TensorFlow maps
+      4.5 GB of address space for 1.1 GB of data on import, measured on Python 3.12, and a 4 GiB
+      ``RLIMIT_AS`` made the lesson's setup cell raise ``MemoryError``.)
     * time: a per-cell timeout (the kernel is killed and the notebook re-run without that cell),
       a CPU-time cap ``RLIMIT_CPU`` for the whole kernel, and a wall-clock cap per submission;
     * output: at most ``--output-kb`` KiB (default 1024) of printed text per cell are sent (the
@@ -64,8 +68,10 @@ def _limit(which: int, value: int) -> None:
 
 
 def apply_limits(memory_mb: int, cpu_seconds: int, file_mb: int = 256) -> None:
+    """Memory (``RLIMIT_DATA``: writable private memory, see the module docstring), CPU time,
+    written file size, no core dumps. A limit of 0 or less leaves that resource as it was."""
     if memory_mb > 0:
-        _limit(resource.RLIMIT_AS, memory_mb * 2**20)
+        _limit(resource.RLIMIT_DATA, memory_mb * 2**20)
     if cpu_seconds > 0:
         _limit(resource.RLIMIT_CPU, cpu_seconds)
     if file_mb > 0:

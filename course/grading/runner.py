@@ -40,7 +40,7 @@ MAX_MESSAGE = 64 * 2**20    # bytes: a larger message from the kernel drops its 
 @dataclass
 class Limits:
     cell_timeout: int = 120          # seconds per cell
-    memory_mb: int = 4096            # RLIMIT_AS of the kernel
+    memory_mb: int = 4096            # RLIMIT_DATA of the kernel (writable private memory)
     cpu_seconds: int = 1800          # RLIMIT_CPU of the kernel
     restarts: int = 2                # re-runs after a dead or stuck kernel
     startup_timeout: int = 120
