@@ -117,12 +117,14 @@ def test_measured_full_ranking_numbers(split):
 
 
 # -- the compiled solvers: exact (Cholesky) and conjugate gradient (issue 22) ------------------------
-def _half_step(x, fixed, alpha, reg, cg_steps, start=None):
+def _half_step(x, fixed, alpha, reg, cg_steps, start=None, extra=None):
     from course_lib.models.implicit import _als_half
 
     out = np.zeros((x.shape[0], fixed.shape[1])) if start is None else start.copy()
     gram = fixed.T @ fixed + reg * np.eye(fixed.shape[1])
-    _als_half(x.indptr.astype(np.int64), x.indices.astype(np.int64), fixed, gram, alpha, 1.0 + alpha, 0.0, out, cg_steps)
+    extra = np.empty(0) if extra is None else extra
+    _als_half(x.indptr.astype(np.int64), x.indices.astype(np.int64), fixed, gram, alpha, 1.0 + alpha, 0.0, out, cg_steps,
+              extra)
     return out
 
 
@@ -147,6 +149,46 @@ def test_compiled_exact_and_cg_solves_against_the_numpy_normal_equations():
     before = np.linalg.norm(near - reference, axis=1)
     after = np.linalg.norm(_half_step(x, fixed, 3.0, 2.0, 2, start=near) - reference, axis=1)
     assert (after < before / 2).all() and np.median(after / before) < 0.2
+
+
+def test_compiled_solves_with_a_penalty_per_row_against_the_numpy_normal_equations():
+    """``extra`` (the frequency-scaled penalty of ``reg_exponent``) adds lambda_u - lambda to row u's diagonal."""
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(1)
+    x = sp.random(50, 30, density=0.25, random_state=2, format="csr")
+    x.data[:] = 1.0
+    fixed = rng.normal(0, 0.5, (30, 6))
+    reg_rows = 2.0 * (1 + 3.0 * np.diff(x.indptr) / 30) ** 1.0
+    reference = ImplicitALS._solve(x, fixed, 3.0, reg_rows)
+    assert np.abs(reference - ImplicitALS._solve(x, fixed, 3.0, 2.0)).max() > 1e-3  # the penalty matters
+    np.testing.assert_allclose(_half_step(x, fixed, 3.0, 2.0, 0, extra=reg_rows - 2.0), reference, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(_half_step(x, fixed, 3.0, 2.0, 6, extra=reg_rows - 2.0), reference, rtol=1e-7, atol=1e-9)
+
+
+def test_reg_exponent_is_the_frequency_scaled_penalty_of_rendle_et_al():
+    """One sweep with nu = 1 equals the textbook normal equations with lambda_u = lambda (1 + alpha |I_u| / |I|)
+    (and lambda_i = lambda (1 + alpha |U_i| / |U|)); nu = 0 is the plain model, bit for bit."""
+    als = ImplicitALS(n_factors=3, alpha=5.0, reg=0.5, n_epochs=1, reg_exponent=1.0, random_state=0).fit(SMALL)
+    x = binary_matrix(als.data_).toarray()
+    rng = np.random.default_rng(0)
+    p = rng.normal(0, 0.01, (4, 3))
+    q = rng.normal(0, 0.01, (4, 3))
+    c = 1 + 5.0 * x
+
+    def solve(pref, conf, fixed):
+        lam = 0.5 * (1 + 5.0 * pref.sum(1) / pref.shape[1])
+        return np.array([np.linalg.solve(fixed.T @ np.diag(conf[r]) @ fixed + lam[r] * np.eye(3),
+                                         fixed.T @ np.diag(conf[r]) @ pref[r]) for r in range(len(pref))])
+
+    p = solve(x, c, q)
+    q = solve(x.T, c.T, p)
+    assert np.allclose(als.user_factors_, p, atol=1e-10) and np.allclose(als.item_factors_, q, atol=1e-10)
+    plain = ImplicitALS(n_factors=3, alpha=5.0, reg=0.5, n_epochs=1, random_state=0).fit(SMALL)
+    zero = ImplicitALS(n_factors=3, alpha=5.0, reg=0.5, n_epochs=1, reg_exponent=0, random_state=0).fit(SMALL)
+    assert np.array_equal(plain.user_factors_, zero.user_factors_) and not np.allclose(plain.user_factors_, p)
+    with pytest.raises(ValueError, match="reg_exponent"):
+        ImplicitALS(reg_exponent=-1).fit(SMALL)
 
 
 def test_cg_als_stays_within_tolerance_of_exact_als(split):

@@ -135,16 +135,20 @@ class EASE(_ScoreModel):
 # Implicit ALS: the per-row solvers (compiled)
 # ---------------------------------------------------------------------------------------------
 @numba.njit(cache=True, fastmath=True)
-def _exact_row(indptr, indices, Y, G, alpha, scale, zero, row, x, A, b):  # pragma: no cover - compiled
+def _exact_row(indptr, indices, Y, G, alpha, scale, zero, row, x, A, b, extra):  # pragma: no cover - compiled
     """Solve row ``row``'s normal equations exactly (Cholesky) into ``x``; ``A``, ``b`` are buffers.
 
     ``alpha``, ``scale`` (:math:`1 + \\alpha`) and ``zero`` come in the factors' dtype, so that a float32
-    model computes in float32."""
+    model computes in float32. ``extra`` (per row, or empty) is added to the diagonal of ``G``: the
+    row's penalty minus the one already in ``G``."""
     f = Y.shape[1]
     for a in range(f):
         for c in range(a + 1):
             A[a, c] = G[a, c]
         b[a] = zero
+    if len(extra) > 0:
+        for a in range(f):
+            A[a, a] += extra[row]
     for q in range(indptr[row], indptr[row + 1]):
         y = Y[indices[q]]
         for a in range(f):
@@ -176,8 +180,9 @@ def _exact_row(indptr, indices, Y, G, alpha, scale, zero, row, x, A, b):  # prag
 
 
 @numba.njit(cache=True, fastmath=True)
-def _cg_row(indptr, indices, Y, G, alpha, scale, zero, row, x, steps, r, p, Ap):  # pragma: no cover - compiled
-    """``steps`` conjugate-gradient steps on row ``row``'s normal equations, from the current ``x``."""
+def _cg_row(indptr, indices, Y, G, alpha, scale, zero, row, x, steps, r, p, Ap, extra):  # pragma: no cover - compiled
+    """``steps`` conjugate-gradient steps on row ``row``'s normal equations, from the current ``x``
+    (``extra`` as in :func:`_exact_row`)."""
     f = Y.shape[1]
     start, end = indptr[row], indptr[row + 1]
     if start == end:
@@ -188,6 +193,9 @@ def _cg_row(indptr, indices, Y, G, alpha, scale, zero, row, x, steps, r, p, Ap):
         for c in range(f):
             s += G[a, c] * x[c]
         r[a] = -s
+    if len(extra) > 0:
+        for a in range(f):
+            r[a] -= extra[row] * x[a]
     for q in range(start, end):
         y = Y[indices[q]]
         d = zero
@@ -208,6 +216,9 @@ def _cg_row(indptr, indices, Y, G, alpha, scale, zero, row, x, steps, r, p, Ap):
             for c in range(f):
                 s += G[a, c] * p[c]
             Ap[a] = s
+        if len(extra) > 0:
+            for a in range(f):
+                Ap[a] += extra[row] * p[a]
         for q in range(start, end):
             y = Y[indices[q]]
             d = zero
@@ -238,8 +249,10 @@ _ROWS_PER_TASK = 64
 
 
 @numba.njit(cache=True, parallel=True)
-def _als_half(indptr, indices, Y, G, alpha, scale, zero, X, cg_steps):  # pragma: no cover - compiled
+def _als_half(indptr, indices, Y, G, alpha, scale, zero, X, cg_steps, extra):  # pragma: no cover - compiled
     """Update every row of ``X`` given ``Y``: exact solves (``cg_steps == 0``) or ``cg_steps`` CG steps.
+
+    ``extra``: each row's penalty beyond the one in ``G`` (length ``n_rows``), or empty (every row ``G``'s).
 
     The rows are cut into fixed tasks of :data:`_ROWS_PER_TASK` shared among Numba's threads; each row
     is computed by the same compiled code whatever the number of threads, so the result is identical
@@ -252,9 +265,9 @@ def _als_half(indptr, indices, Y, G, alpha, scale, zero, X, cg_steps):  # pragma
         r, p, Ap = np.empty(f, Y.dtype), np.empty(f, Y.dtype), np.empty(f, Y.dtype)
         for row in range(task * _ROWS_PER_TASK, min(n_rows, (task + 1) * _ROWS_PER_TASK)):
             if cg_steps == 0:
-                _exact_row(indptr, indices, Y, G, alpha, scale, zero, row, X[row], A, b)
+                _exact_row(indptr, indices, Y, G, alpha, scale, zero, row, X[row], A, b, extra)
             else:
-                _cg_row(indptr, indices, Y, G, alpha, scale, zero, row, X[row], cg_steps, r, p, Ap)
+                _cg_row(indptr, indices, Y, G, alpha, scale, zero, row, X[row], cg_steps, r, p, Ap, extra)
 
 
 class ImplicitALS(_ScoreModel):
@@ -306,6 +319,13 @@ class ImplicitALS(_ScoreModel):
     alpha : confidence scale :math:`\alpha` (>= 0).
     reg : :math:`\lambda` (> 0).
     n_epochs : alternating sweeps (users then items).
+    reg_exponent : :math:`\nu` (>= 0) of the frequency-scaled penalty (Rendle et al. 2022): user
+        :math:`u` is penalised by :math:`\lambda_u = \lambda (1 + \alpha |I_u| / |I|)^{\nu}` and item
+        :math:`i` by :math:`\lambda (1 + \alpha |U_i| / |U|)^{\nu}`, i.e. :math:`\lambda` times the row's
+        total confidence :math:`\sum_i c_{ui} = |I| + \alpha |I_u|` to the power :math:`\nu`, divided by
+        that of an empty row. 0 (default): the same :math:`\lambda` for every row (Hu et al.); 1: the
+        penalty grows with the row's data, so heavy users and popular items are shrunk as much as the
+        rest relative to their data term. Only the diagonal added to :math:`A_u` changes.
     init_std_dev : standard deviation of the initial (normal) factors.
     solver : ``"exact"`` (default) or ``"cg"``.
     cg_steps : conjugate-gradient steps per row and sweep (``solver="cg"``; 3 as ``implicit``).
@@ -324,15 +344,18 @@ class ImplicitALS(_ScoreModel):
     Y. Hu, Y. Koren and C. Volinsky, "Collaborative Filtering for Implicit Feedback Datasets", ICDM 2008.
     G. Takács, I. Pilászy and D. Tikk, "Applications of the conjugate gradient method for implicit
     feedback collaborative filtering", RecSys 2011.
+    S. Rendle, W. Krichene, L. Zhang and Y. Koren, "Revisiting the Performance of iALS on Item
+    Recommendation Benchmarks", RecSys 2022 (the frequency-scaled penalty of ``reg_exponent``).
     """
 
     def __init__(self, n_factors: int = 32, alpha: float = 3.0, reg: float = 30.0, n_epochs: int = 15,
-                 init_std_dev: float = 0.01, *, solver: str = "exact", cg_steps: int = 3, dtype: str = "float64",
-                 n_jobs: int = 1, random_state: int | None = 0):
+                 init_std_dev: float = 0.01, *, reg_exponent: float = 0.0, solver: str = "exact", cg_steps: int = 3,
+                 dtype: str = "float64", n_jobs: int = 1, random_state: int | None = 0):
         self.n_factors = n_factors
         self.alpha = alpha
         self.reg = reg
         self.n_epochs = n_epochs
+        self.reg_exponent = reg_exponent
         self.init_std_dev = init_std_dev
         self.solver = solver
         self.cg_steps = cg_steps
@@ -341,13 +364,14 @@ class ImplicitALS(_ScoreModel):
         self.random_state = random_state
 
     @staticmethod
-    def _solve(x: sp.csr_matrix, fixed: np.ndarray, alpha: float, reg: float) -> np.ndarray:
+    def _solve(x: sp.csr_matrix, fixed: np.ndarray, alpha: float, reg) -> np.ndarray:
         """The textbook exact solve in NumPy (every row's system built, then ``np.linalg.solve``):
-        the reference the compiled solvers are tested against."""
+        the reference the compiled solvers are tested against. ``reg``: one penalty, or one per row."""
         f = fixed.shape[1]
-        gram = fixed.T @ fixed + reg * np.eye(f)
+        gram = fixed.T @ fixed
         n = x.shape[0]
         a = np.broadcast_to(gram, (n, f, f)).copy()
+        a[:, np.arange(f), np.arange(f)] += np.broadcast_to(np.asarray(reg, float), (n,))[:, None]
         for row in range(n):  # alpha * Q_u^T Q_u for each row's items (small f x f products)
             q_u = fixed[x.indices[x.indptr[row]:x.indptr[row + 1]]]
             a[row] += alpha * (q_u.T @ q_u)
@@ -371,6 +395,7 @@ class ImplicitALS(_ScoreModel):
         alpha = check_finite_number(self.alpha, "alpha", minimum=0)
         reg = check_finite_number(self.reg, "reg", minimum=0, strict=True)
         n_epochs = check_positive_int(self.n_epochs, "n_epochs")
+        nu = check_finite_number(self.reg_exponent, "reg_exponent", minimum=0)
         std = check_finite_number(self.init_std_dev, "init_std_dev", minimum=0, strict=True)
         steps, threads = self._check_solver()
         if self.dtype not in ("float64", "float32"):
@@ -384,13 +409,18 @@ class ImplicitALS(_ScoreModel):
         scalars = (dt(alpha), dt(1.0 + alpha), dt(0.0))
         sides = [(x.indptr.astype(np.int64), x.indices.astype(np.int64)),
                  (xt.indptr.astype(np.int64), xt.indices.astype(np.int64))]
+        if nu == 0:  # one penalty for all rows: it is in the Gram matrix
+            extra = [np.empty(0, dt), np.empty(0, dt)]
+        else:  # lambda_u - lambda, added to each row's diagonal
+            counts = [np.diff(x.indptr) / data.n_items, np.diff(xt.indptr) / data.n_users]
+            extra = [(reg * ((1.0 + alpha * c) ** nu - 1.0)).astype(dt) for c in counts]
         previous = numba.get_num_threads()
         numba.set_num_threads(threads)
         try:
             eye = (reg * np.eye(f)).astype(dt)
             for _ in range(n_epochs):
-                _als_half(*sides[0], q, q.T @ q + eye, *scalars, p, steps)
-                _als_half(*sides[1], p, p.T @ p + eye, *scalars, q, steps)
+                _als_half(*sides[0], q, q.T @ q + eye, *scalars, p, steps, extra[0])
+                _als_half(*sides[1], p, p.T @ p + eye, *scalars, q, steps, extra[1])
         finally:
             numba.set_num_threads(previous)
         self.user_factors_, self.item_factors_ = p, q
