@@ -87,6 +87,38 @@ from .training import run_epochs
 __all__ = ["BayesianMF"]
 
 
+@numba.njit(cache=True, inline="always")
+def _draw_gaussian(A, b, z, w, x):  # pragma: no cover - compiled
+    r"""Overwrite ``x`` with a draw from :math:`\mathcal N(A^{-1} b, A^{-1})`, given ``z`` standard normals.
+
+    Only the lower triangle of ``A`` is read; it is overwritten by its Cholesky factor :math:`L`
+    (:math:`A = L L^\top`). Then :math:`w = L^{-1} b + z` and :math:`x = L^{-\top} w`."""
+    K = len(b)
+    for j in range(K):
+        d = A[j, j]
+        for m in range(j):
+            d -= A[j, m] * A[j, m]
+        d = np.sqrt(d)
+        A[j, j] = d
+        for a in range(j + 1, K):
+            v = A[a, j]
+            for m in range(j):
+                v -= A[a, m] * A[j, m]
+            A[a, j] = v / d
+    for a in range(K):
+        v = b[a]
+        for m in range(a):
+            v -= A[a, m] * w[m]
+        w[a] = v / A[a, a]
+    for a in range(K):
+        w[a] += z[a]
+    for a in range(K - 1, -1, -1):
+        v = w[a]
+        for m in range(a + 1, K):
+            v -= A[m, a] * x[m]
+        x[a] = v / A[a, a]
+
+
 @numba.njit(cache=True)
 def _sample_rows(indptr, indices, target, F, alpha, Lam, Lam_mu, Z):  # pragma: no cover - compiled
     r"""One Gibbs draw of every row vector: row ``s`` observes columns ``indices[indptr[s]:indptr[s+1]]``
@@ -110,31 +142,7 @@ def _sample_rows(indptr, indices, target, F, alpha, Lam, Lam_mu, Z):  # pragma: 
                 b[a] += f[a] * t
                 for c in range(a + 1):
                     A[a, c] += fa * f[c]
-        # Cholesky A = L L^T in place (lower triangle)
-        for j in range(K):
-            d = A[j, j]
-            for m in range(j):
-                d -= A[j, m] * A[j, m]
-            d = np.sqrt(d)
-            A[j, j] = d
-            for a in range(j + 1, K):
-                v = A[a, j]
-                for m in range(j):
-                    v -= A[a, m] * A[j, m]
-                A[a, j] = v / d
-        # w = L^{-1} b + z, then x = L^{-T} w: a draw from N(A^{-1} b, A^{-1})
-        for a in range(K):
-            v = b[a]
-            for m in range(a):
-                v -= A[a, m] * w[m]
-            w[a] = v / A[a, a]
-        for a in range(K):
-            w[a] += Z[s, a]
-        for a in range(K - 1, -1, -1):
-            v = w[a]
-            for m in range(a + 1, K):
-                v -= A[m, a] * X[s, m]
-            X[s, a] = v / A[a, a]
+        _draw_gaussian(A, b, Z[s], w, X[s])
     return X
 
 
@@ -169,29 +177,7 @@ def _sample_implicit(indptr, indices, c, G, g, Y, alpha, Lam, Lam_mu, Z):  # pra
                 b[a] += ac * (g[u, a] + cu * v)
                 for m in range(a + 1):
                     A[a, m] += ac2 * G[u, a, m]
-        for jj in range(K):
-            s = A[jj, jj]
-            for m in range(jj):
-                s -= A[jj, m] * A[jj, m]
-            s = np.sqrt(s)
-            A[jj, jj] = s
-            for a in range(jj + 1, K):
-                v = A[a, jj]
-                for m in range(jj):
-                    v -= A[a, m] * A[jj, m]
-                A[a, jj] = v / s
-        for a in range(K):
-            v = b[a]
-            for m in range(a):
-                v -= A[a, m] * w[m]
-            w[a] = v / A[a, a]
-        for a in range(K):
-            w[a] += Z[j, a]
-        for a in range(K - 1, -1, -1):
-            v = w[a]
-            for m in range(a + 1, K):
-                v -= A[m, a] * y[m]
-            y[a] = v / A[a, a]
+        _draw_gaussian(A, b, Z[j], w, y)
         for a in range(K):
             d[a] = y[a] - Y[j, a]
             Y[j, a] = y[a]
