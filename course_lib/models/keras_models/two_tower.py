@@ -33,7 +33,16 @@ from .models import record_history
 
 __all__ = ["IdDropout", "MaskAccidentalHits", "TwoTower", "build_tower", "build_two_tower"]
 
-_MASKED = -1e9  # exp(-1e9 - max) is exactly 0 in float32: the column leaves the softmax
+_MASKED = -1e9  # exp(-1e9 - max) is exactly 0: the column leaves the softmax
+
+#: The networks compute in float64. In float32, TensorFlow's matrix products go through oneDNN's
+#: sgemm, whose kernel (and so the last bit of each product) depends on the CPU beyond what
+#: ``ONEDNN_MAX_CPU_ISA`` pins: two AMD EPYC machines with AVX-512 and the same profile trained
+#: lesson 12's model to Recall@100 0.682 / NDCG@10 0.406 and 0.680 / 0.411, and oneDNN's SSE4.1
+#: kernels instead of its AVX2 ones moved them as much (0.682 / 0.408). Float64 products run in
+#: Eigen (no oneDNN), and a last-bit difference there is about 1e-16 instead of 1e-7: too small for
+#: a few epochs of training to carry into the printed digits.
+DTYPE = "float64"
 
 
 class _Seeds:
@@ -70,13 +79,13 @@ class MaskAccidentalHits(keras.layers.Layer):
 
 def _input(feature: str, cards: dict[str, int], name: str):
     if feature == "genres":
-        return keras.Input(shape=(cards[feature],), dtype="float32", name=name)
+        return keras.Input(shape=(cards[feature],), dtype=DTYPE, name=name)
     return keras.Input(shape=(), dtype="int32", name=name)
 
 
 def build_tower(features, cards: dict[str, int], n_factors: int, hidden: int, *, id_dropout: float,
                 seeds, name: str, weight_decay: float = 0.0) -> keras.Model:
-    """One tower: inputs ``{feature: (B,) int32 or (B, n_genres) float32}`` -> ``(B, n_factors)``.
+    """One tower: inputs ``{feature: (B,) int32 or (B, n_genres) float64}`` -> ``(B, n_factors)``.
 
     ``weight_decay``: an L2 penalty of ``weight_decay / 2`` on every kernel and embedding table."""
     reg = keras.regularizers.L2(weight_decay / 2) if weight_decay > 0 else None
@@ -84,17 +93,17 @@ def build_tower(features, cards: dict[str, int], n_factors: int, hidden: int, *,
     for f in features:
         x = inputs[f] = _input(f, cards, f)
         if f == "genres":
-            parts.append(keras.layers.Dense(n_factors, use_bias=False, name=f"{f}_linear", kernel_regularizer=reg,
+            parts.append(keras.layers.Dense(n_factors, use_bias=False, name=f"{f}_linear", kernel_regularizer=reg, dtype=DTYPE,
                                             kernel_initializer=keras.initializers.GlorotUniform(seeds()))(x))
             continue
         if f in ("user_id", "item_id"):
             x = IdDropout(id_dropout, seeds(), name=f"{f}_dropout")(x)
-        parts.append(keras.layers.Embedding(cards[f], n_factors, name=f"{f}_embedding", embeddings_regularizer=reg,
+        parts.append(keras.layers.Embedding(cards[f], n_factors, name=f"{f}_embedding", embeddings_regularizer=reg, dtype=DTYPE,
                                             embeddings_initializer=keras.initializers.RandomNormal(0, 0.1, seeds()))(x))
-    h = keras.layers.Concatenate()(parts) if len(parts) > 1 else parts[0]
-    h = keras.layers.Dense(hidden, activation="relu", kernel_regularizer=reg,
+    h = keras.layers.Concatenate(dtype=DTYPE)(parts) if len(parts) > 1 else parts[0]
+    h = keras.layers.Dense(hidden, activation="relu", kernel_regularizer=reg, dtype=DTYPE,
                            kernel_initializer=keras.initializers.GlorotUniform(seeds()))(h)
-    out = keras.layers.Dense(n_factors, kernel_regularizer=reg, kernel_initializer=keras.initializers.GlorotUniform(seeds()))(h)
+    out = keras.layers.Dense(n_factors, kernel_regularizer=reg, dtype=DTYPE, kernel_initializer=keras.initializers.GlorotUniform(seeds()))(h)
     return keras.Model(inputs, out, name=name)
 
 
@@ -113,14 +122,14 @@ def build_two_tower(user_features, item_features, cards: dict[str, int], *, n_fa
                              name="item_tower", weight_decay=weight_decay)
     u_in = {f: _input(f, cards, f"user_{f}") for f in user_features}
     i_in = {f: _input(f, cards, f"item_{f}") for f in item_features}
-    q_in = keras.Input(shape=(), dtype="float32", name="q")
+    q_in = keras.Input(shape=(), dtype=DTYPE, name="q")
     ids_in = keras.Input(shape=(), dtype="int32", name="item_index")
     p, q = user_tower(u_in), item_tower(i_in)
     logits = ops.matmul(p, ops.transpose(q)) / temperature
     if logq_correction:
-        logits = keras_rs.layers.SamplingProbabilityCorrection(name="logq")(logits, q_in)
+        logits = keras_rs.layers.SamplingProbabilityCorrection(name="logq", dtype=DTYPE)(logits, q_in)
     if remove_accidental_hits:
-        logits = MaskAccidentalHits(name="accidental_hits")(logits, ids_in)
+        logits = MaskAccidentalHits(name="accidental_hits", dtype=DTYPE)(logits, ids_in)
     inputs = {**{f"user_{f}": x for f, x in u_in.items()}, **{f"item_{f}": x for f, x in i_in.items()},
               "q": q_in, "item_index": ids_in}
     return keras.Model(inputs, logits, name="two_tower")
@@ -189,7 +198,7 @@ class TwoTower(TwoTowerModel):
         def make_batch(rows):
             x = {f"user_{f}": _dtype(a[u[rows]]) for f, a in U.items()}
             x.update({f"item_{f}": _dtype(a[i[rows]]) for f, a in V.items()})
-            x["q"] = self.sampling_probability_[i[rows]].astype(np.float32)
+            x["q"] = self.sampling_probability_[i[rows]].astype(DTYPE)
             x["item_index"] = i[rows].astype(np.int32)
             return x
 
@@ -229,5 +238,5 @@ class TwoTower(TwoTowerModel):
 
 
 def _dtype(a: np.ndarray) -> np.ndarray:
-    """Keras inputs: codes as int32, the genre multi-hot as float32."""
-    return a.astype(np.float32) if a.dtype.kind == "f" else a.astype(np.int32)
+    """Keras inputs: codes as int32, the genre multi-hot in the networks' float type (:data:`DTYPE`)."""
+    return a.astype(DTYPE) if a.dtype.kind == "f" else a.astype(np.int32)
