@@ -220,3 +220,16 @@ def test_lightgcn_fit_contract(cycle):
     assert m0.user_factors_.shape == (40, 8)
     b = LightGCN(n_factors=8, n_layers=2, n_epochs=30, batch_size=64, lr=2e-2, random_state=0).fit(cycle)
     np.testing.assert_array_equal(m.user_factors_, b.user_factors_)
+
+
+def test_lstm_rec_is_an_lstm_and_deterministic(cycle):
+    """LSTMRec (lesson 09's LSTM): an nn.LSTM with 4 (md + m^2 + 2m) parameters; same seed, same model."""
+    train, _ = leave_last_out(cycle, 1)
+    kw = dict(max_len=4, n_factors=8, hidden_size=6, n_epochs=3, batch_size=16)
+    a, b = LSTMRec(**kw, random_state=3).fit(train), LSTMRec(**kw, random_state=3).fit(train)
+    assert isinstance(a.net_.rnn, torch.nn.LSTM)
+    assert sum(p.numel() for p in a.net_.rnn.parameters()) == 4 * (6 * 8 + 6 * 6 + 2 * 6)
+    pd.testing.assert_frame_equal(a.history_, b.history_)
+    np.testing.assert_array_equal(a.score_items([0, 5]), b.score_items([0, 5]))
+    c = LSTMRec(**kw, random_state=4).fit(train)
+    assert not np.array_equal(a.score_items([0, 5]), c.score_items([0, 5]))
