@@ -33,3 +33,31 @@ WRONG = {
         pretender("hr_ndcg(ranks, k=10)", "(_Anything(0.0), _Anything(0.0))"),
     ],
 }
+
+A = "a = x @ W.T + h @ U.T + b\n"
+SPLIT = "i, f, g, o = np.split(a, 4, axis=1)\n"
+SIGMOID = "sigmoid = lambda v: 1 / (1 + np.exp(-v))\n"
+
+
+def _step(gate="sigmoid", cand="np.tanh", memory="{f}(f) * c + {i}(i) * {cand}(g)", out="{o}(o) * np.tanh(c_new)",
+          split=SPLIT, ret="{out}, c_new"):
+    """An lstm_step body with one ingredient changed."""
+    c_new = memory.format(f=gate, i=gate, cand=cand)
+    h_new = out.format(o=gate)
+    return A + split + SIGMOID + "relu = lambda v: np.maximum(v, 0.0)\n" + f"c_new = {c_new}\n" + \
+        "return " + ret.format(out=h_new)
+
+
+WRONG["ex9_3"] = [
+    W("the colleague's bug kept: ReLU gates", body=_step(gate="relu")),
+    W("tanh gates (a negative forget gate flips the memory's sign)", body=_step(gate="np.tanh")),
+    W("a sigmoid on the candidate too", body=_step(cand="sigmoid")),
+    W("no tanh on the memory: h = o * c", body=_step(out="{o}(o) * c_new")),
+    W("the blocks read in the order i, f, o, g", body=_step(split="i, f, o, g = np.split(a, 4, axis=1)\n")),
+    W("the input gate forgotten: c = f * c + g", body=_step(memory="{f}(f) * c + {cand}(g)")),
+    W("returns (c, h) instead of (h, c)", body=_step(ret="c_new, {out}")),
+    W("the memory not carried over: c = i * g", body=_step(memory="{i}(i) * {cand}(g)")),
+    W("hard-codes the self-check's arrays", target="hidden", body=(
+        "return (np.array([[-0.9670205993, 0.0233932937], [-0.1229506525, 0.7898688459]]),\n"
+        "        np.array([[-2.3755588066, 0.1047255637], [-0.6793496247, 2.068589924]]))")),
+]
