@@ -100,6 +100,21 @@ def _train(setting: str, profile: bool) -> str:
     return out.stdout.strip()
 
 
+def test_processes_building_the_shim_at_once_all_get_it(tmp_path):
+    """A test run beside ``make check-portability`` builds the shim at the same moment (seen on Python 3.13)."""
+    if portability.shutil.which("cc") is None and portability.shutil.which("gcc") is None:
+        pytest.skip("no C compiler to build the MKL shim")
+    tools = Path(portability.__file__).resolve().parent
+    code = ("import sys; from pathlib import Path; sys.path.insert(0, sys.argv[1]); import portability; "
+            "portability.SHIM_DIR = Path(sys.argv[2]); print(portability.build_shim())")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(tools), str(tmp_path)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    results = [p.communicate() for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4, [err[-500:] for _, err in results]
+    assert {out.strip() for out, _ in results} == {str(tmp_path / "libfakeintel.so")}
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["libfakeintel.so"]  # no leftovers
+
+
 @needs_profile
 def test_the_intel_emulation_changes_mkl_and_the_profile_neutralises_it():
     assert _train("mkl-intel", profile=False) != _train("host", profile=False), \

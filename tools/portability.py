@@ -77,11 +77,17 @@ def build_shim() -> Path | None:
     if compiler is None:
         return None
     SHIM_DIR.mkdir(parents=True, exist_ok=True)
-    source = SHIM_DIR / "fakeintel.c"
-    source.write_text(SHIM_SOURCE)
-    tmp = target.with_suffix(".tmp")
-    subprocess.run([compiler, "-shared", "-fPIC", "-O2", "-o", str(tmp), str(source)], check=True)
-    tmp.replace(target)
+    # Names of this process's own: two processes building at once (a test run beside the check) must
+    # not rename each other's files away (seen: FileNotFoundError on the shared 'libfakeintel.tmp').
+    source = SHIM_DIR / f"fakeintel.{os.getpid()}.c"
+    tmp = SHIM_DIR / f"libfakeintel.{os.getpid()}.tmp"
+    try:
+        source.write_text(SHIM_SOURCE)
+        subprocess.run([compiler, "-shared", "-fPIC", "-O2", "-o", str(tmp), str(source)], check=True)
+        tmp.replace(target)  # atomic: a concurrent builder's identical library may already be there
+    finally:
+        source.unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
     return target
 
 
