@@ -57,11 +57,14 @@ def test_neumf_learns_to_rank_and_leaves_global_state_alone(communities):
 
     train, test = communities
     state = np.random.get_state()[1].copy()
-    m = NeuMF(n_factors=8, layers=(16, 8), n_epochs=30, batch_size=64, lr=0.01, early_stopping=False).fit(train)
-    assert np.array_equal(np.random.get_state()[1], state)  # Keras did not draw from NumPy's global generator
-    ndcg = evaluate_full_ranking(m, test, 10)["ndcg@10"]
+    ndcg = []
+    for seed in (0, 1, 2):  # one seed's NDCG@10 spreads 0.28-0.35 (six seeds, float32 and float64): judge three
+        m = NeuMF(n_factors=8, layers=(16, 8), n_epochs=30, batch_size=64, lr=0.01, early_stopping=False,
+                  random_state=seed).fit(train)
+        assert np.array_equal(np.random.get_state()[1], state)  # Keras did not draw from NumPy's global generator
+        ndcg.append(evaluate_full_ranking(m, test, 10)["ndcg@10"])
     popular = evaluate_full_ranking(Popularity().fit(train), test, 10)["ndcg@10"]
-    assert ndcg > popular + 0.15, (ndcg, popular)
+    assert np.mean(ndcg) > popular + 0.15 and min(ndcg) > popular + 0.1, (ndcg, popular)
     early = NeuMF(n_factors=8, layers=(16, 8), n_epochs=30, batch_size=64, lr=0.01, n_iter_no_change=1).fit(train)
     assert early.n_epochs_ < 30 and early.best_epoch_ == early.history_["val_loss"].idxmin()
 

@@ -13,7 +13,9 @@ can fit both on the same split and compare them with the same metrics:
   generator (and, for NeuMF, redraws the negatives with :func:`course_lib.sampling.sample_unseen`);
 * every initialiser and dropout layer takes a seed drawn from ``random_state``, so fitting never
   touches Keras's, TensorFlow's or NumPy's global random state;
-* the output bounded to :math:`[r_{min} - 0.5, r_{max} + 0.5]` with a scaled sigmoid.
+* the output bounded to :math:`[r_{min} - 0.5, r_{max} + 0.5]` with a scaled sigmoid;
+* the networks with dense layers (NeuMF here, the two towers in :mod:`.two_tower`) compute in
+  float64 (:data:`DTYPE`), so that they train to the same digits on every CPU.
 
 A common mistake in Keras recommender code is to ``Dot`` two ``Embedding`` outputs of shape
 ``(batch, 1, f)`` without flattening them: the result is ``(batch, 1, 1)``, broadcasting then
@@ -32,7 +34,20 @@ from ...validation import check_finite_number, check_positive_int, check_random_
 from ..base import Recommender, estimate_known_pairs
 from ..training import check_early_stopping, split_validation
 
-__all__ = ["DotProduct", "NeuMF", "build_dot_product", "build_neumf"]
+__all__ = ["DTYPE", "DotProduct", "NeuMF", "build_dot_product", "build_neumf"]
+
+
+#: The float type of the networks with dense layers. In float32, TensorFlow's matrix products run
+#: oneDNN's sgemm, whose rounding depends on the CPU beyond what the numeric profile's
+#: ``ONEDNN_MAX_CPU_ISA`` pins: two AMD EPYC machines with AVX-512 and the same profile trained lesson
+#: 12's Keras two-tower to Recall@100 0.682 / NDCG@10 0.406 and 0.680 / 0.411, and on one machine
+#: oneDNN's SSE4.1 kernels instead of its AVX2 ones moved lesson 07's Keras NeuMF (HR@10 0.394 ->
+#: 0.395) and lesson 12's two-tower (0.682 / 0.408). Float64 products run in Eigen, not oneDNN, and
+#: a last-bit difference there (about 1e-16, not 1e-7) is too small for a few epochs to carry into
+#: the printed digits: scaling every initial weight of the two-tower by 1 + 2e-16 left Recall@100 and
+#: NDCG@10 unchanged, where 1 + 1e-7 in float32 moved them to 0.688 / 0.420. The dot-product model
+#: (element-wise products only) keeps float32: lesson 06 printed the same digits with both kernels.
+DTYPE = "float64"
 
 
 def _l2(weight_decay: float):
@@ -49,10 +64,11 @@ class _Seeds:
         return int(self.rng.integers(0, 2**31 - 1))
 
 
-def _embedding(n: int, dim: int, weight_decay: float, name: str, seeds: _Seeds, std: float = 0.01):
+def _embedding(n: int, dim: int, weight_decay: float, name: str, seeds: _Seeds, std: float = 0.01,
+               dtype: str | None = None):
     init = keras.initializers.RandomNormal(0.0, std, seed=seeds()) if std > 0 else "zeros"
     return keras.layers.Embedding(n, dim, embeddings_initializer=init, embeddings_regularizer=_l2(weight_decay),
-                                  name=name)
+                                  name=name, dtype=dtype)
 
 
 class GlobalBias(keras.layers.Layer):
@@ -110,16 +126,19 @@ def build_neumf(n_users: int, n_items: int, n_factors: int = 32, layers=(64, 32,
     seeds = _Seeds(seed)
     user = keras.Input(shape=(), dtype="int32", name="user")
     item = keras.Input(shape=(), dtype="int32", name="item")
-    gmf = keras.layers.Multiply()([_embedding(n_users, n_factors, weight_decay, "gmf_user", seeds)(user),
-                                   _embedding(n_items, n_factors, weight_decay, "gmf_item", seeds)(item)])
-    h = keras.layers.Concatenate()([_embedding(n_users, layers[0] // 2, weight_decay, "mlp_user", seeds)(user),
-                                    _embedding(n_items, layers[0] // 2, weight_decay, "mlp_item", seeds)(item)])
+    dt = DTYPE
+    gmf = keras.layers.Multiply(dtype=dt)([_embedding(n_users, n_factors, weight_decay, "gmf_user", seeds, dtype=dt)(user),
+                                           _embedding(n_items, n_factors, weight_decay, "gmf_item", seeds, dtype=dt)(item)])
+    h = keras.layers.Concatenate(dtype=dt)([
+        _embedding(n_users, layers[0] // 2, weight_decay, "mlp_user", seeds, dtype=dt)(user),
+        _embedding(n_items, layers[0] // 2, weight_decay, "mlp_item", seeds, dtype=dt)(item)])
     for width in layers[1:]:
-        h = keras.layers.Dense(width, activation="relu", kernel_initializer=keras.initializers.GlorotUniform(seeds()))(
-            keras.layers.Dropout(dropout, seed=seeds())(h))
-    x = keras.layers.Dense(1, name="out", kernel_initializer=keras.initializers.GlorotUniform(seeds()))(
-        keras.layers.Concatenate()([keras.layers.Dropout(dropout, seed=seeds())(gmf), h]))
-    return keras.Model([user, item], keras.layers.Reshape(())(x), name="neumf")
+        h = keras.layers.Dense(width, activation="relu", dtype=dt,
+                               kernel_initializer=keras.initializers.GlorotUniform(seeds()))(
+            keras.layers.Dropout(dropout, seed=seeds(), dtype=dt)(h))
+    x = keras.layers.Dense(1, name="out", dtype=dt, kernel_initializer=keras.initializers.GlorotUniform(seeds()))(
+        keras.layers.Concatenate(dtype=dt)([keras.layers.Dropout(dropout, seed=seeds(), dtype=dt)(gmf), h]))
+    return keras.Model([user, item], keras.layers.Reshape((), dtype=dt)(x), name="neumf")
 
 
 class _Epochs(keras.utils.PyDataset):

@@ -13,6 +13,8 @@ logits of accidental hits, which leaves them unchanged (keras-team/keras-rs pull
 The training network maps a batch of ``B`` pairs to the corrected logits ``(B, B)``; the labels
 are ``0..B-1`` (the diagonal) and the loss is Keras's sparse categorical cross-entropy from logits.
 Every initialiser and the ID dropout take seeds drawn from ``random_state``.
+The towers compute in float64: the comment on
+:data:`course_lib.models.keras_models.models.DTYPE` says why, with the measurements.
 
 Reference: X. Yi et al., "Sampling-Bias-Corrected Neural Modeling for Large Corpus Item
 Recommendations", RecSys 2019; Keras-RS's retrieval layers (keras.io/keras_rs).
@@ -29,20 +31,11 @@ from ...interactions import HeldOut, Interactions
 from ...retrieval import sampling_probability, tower_cardinalities, tower_inputs
 from ...validation import derive_seed
 from ..towers import TwoTowerModel
-from .models import record_history
+from .models import DTYPE, record_history
 
 __all__ = ["IdDropout", "MaskAccidentalHits", "TwoTower", "build_tower", "build_two_tower"]
 
 _MASKED = -1e9  # exp(-1e9 - max) is exactly 0: the column leaves the softmax
-
-#: The networks compute in float64. In float32, TensorFlow's matrix products go through oneDNN's
-#: sgemm, whose kernel (and so the last bit of each product) depends on the CPU beyond what
-#: ``ONEDNN_MAX_CPU_ISA`` pins: two AMD EPYC machines with AVX-512 and the same profile trained
-#: lesson 12's model to Recall@100 0.682 / NDCG@10 0.406 and 0.680 / 0.411, and oneDNN's SSE4.1
-#: kernels instead of its AVX2 ones moved them as much (0.682 / 0.408). Float64 products run in
-#: Eigen (no oneDNN), and a last-bit difference there is about 1e-16 instead of 1e-7: too small for
-#: a few epochs of training to carry into the printed digits.
-DTYPE = "float64"
 
 
 class _Seeds:
