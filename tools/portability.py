@@ -247,10 +247,11 @@ def write_report(result: dict, path: Path) -> None:
              "(cells numbered as nbval numbers them). Settings: see `tools/portability.py`.", ""]
     runs = result.get("runs", [])
     if runs:
-        labels = list(dict.fromkeys((r["setting"], r["profile"]) for r in runs))
+        labels = sorted(dict.fromkeys((r["setting"], r["profile"]) for r in runs),
+                        key=lambda sp: (list(SETTINGS).index(sp[0]), not sp[1]))  # the settings' order, profile first
         header = [f"{s}" + ("" if p else " (no profile)") for s, p in labels]
         lines += ["| lesson | " + " | ".join(header) + " |", "|---" * (len(labels) + 1) + "|"]
-        for lesson in dict.fromkeys(r["lesson"] for r in runs):
+        for lesson in sorted(dict.fromkeys(r["lesson"] for r in runs)):
             cells = []
             for s, p in labels:
                 r = next((r for r in runs if r["lesson"] == lesson and r["setting"] == s and r["profile"] == p), None)
