@@ -41,12 +41,15 @@ __all__ = ["DTYPE", "DotProduct", "NeuMF", "build_dot_product", "build_neumf"]
 #: oneDNN's sgemm, whose rounding depends on the CPU beyond what the numeric profile's
 #: ``ONEDNN_MAX_CPU_ISA`` pins: two AMD EPYC machines with AVX-512 and the same profile trained lesson
 #: 12's Keras two-tower to Recall@100 0.682 / NDCG@10 0.406 and 0.680 / 0.411, and on one machine
-#: oneDNN's SSE4.1 kernels instead of its AVX2 ones moved lesson 07's Keras NeuMF (HR@10 0.394 ->
-#: 0.395) and lesson 12's two-tower (0.682 / 0.408). Float64 products run in Eigen, not oneDNN, and
-#: a last-bit difference there (about 1e-16, not 1e-7) is too small for a few epochs to carry into
-#: the printed digits: scaling every initial weight of the two-tower by 1 + 2e-16 left Recall@100 and
-#: NDCG@10 unchanged, where 1 + 1e-7 in float32 moved them to 0.688 / 0.420. The dot-product model
-#: (element-wise products only) keeps float32: lesson 06 printed the same digits with both kernels.
+#: oneDNN's SSE4.1 kernels instead of its AVX2 ones moved lesson 07's Keras NeuMF (full NDCG@10
+#: 0.394 -> 0.395, and a rank in its table of protocols) and lesson 12's two-tower (0.682 / 0.408).
+#: Float64 products run in Eigen, not oneDNN, and a last-bit difference there (about 1e-16, not 1e-7)
+#: is too small for a few epochs to carry into the printed digits: scaling every initial weight of the
+#: two-tower by 1 + 2e-16 left Recall@100 and NDCG@10 unchanged, where 1 + 1e-7 in float32 moved them
+#: to 0.688 / 0.420. The losses keep Keras's float32 (a ``Loss`` casts the logits to its own dtype):
+#: element-wise work and reductions, which gave the same bytes under both oneDNN kernels. The
+#: dot-product model (element-wise products only) keeps float32: lesson 06 printed the same digits
+#: with both kernels.
 DTYPE = "float64"
 
 
