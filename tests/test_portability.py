@@ -134,6 +134,27 @@ def test_lesson_07_gives_the_committed_outputs_on_an_emulated_intel_cpu():
     assert run["status"] == "identical", run
 
 
+def test_merged_report_replaces_rerun_rows_and_keeps_the_rest_and_its_notes(tmp_path):
+    def run(setting, lesson, status, seconds):
+        return {"setting": setting, "profile": True, "lesson": lesson, "status": status, "seconds": seconds, "cells": {}}
+    machine = {"cpu": "x", "avx512f": False, "python": "3.11"}
+    old = {"machine": machine, "at": "day 1", "notes": "## Why\n\nkept across runs.",
+           "runs": [run("host", "07_a.ipynb", "identical", 60), run("threads-2", "07_a.ipynb", "identical", 61),
+                    run("host", "09_b.ipynb", "identical", 90)]}
+    new = {"machine": machine, "at": "day 2", "runs": [run("host", "07_a.ipynb", "differs", 62) | {"cells": {"13": ""}},
+                                                      run("mkl-avx2", "09_b.ipynb", "identical", 91)]}
+    merged = portability.merge(old, new)
+    rows = {(r["setting"], r["lesson"]): r for r in merged["runs"]}
+    assert len(merged["runs"]) == 4 and rows["host", "07_a.ipynb"]["status"] == "differs"
+    assert rows["threads-2", "07_a.ipynb"]["seconds"] == 61 and rows["host", "09_b.ipynb"]["seconds"] == 90
+    assert "day 1" in merged["at"] and "day 2" in merged["at"]
+    portability.write_report(merged, tmp_path / "report")
+    text = (tmp_path / "report.md").read_text()
+    assert "| 07_a.ipynb | cells 13 |  | identical (61 s) |" in text  # host, mkl-avx2, threads-2
+    assert text.rstrip().endswith("kept across runs.")
+    assert json.loads((tmp_path / "report.json").read_text())["notes"] == old["notes"]
+
+
 # -- comparisons ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("ref, test, ok", [
     ("NDCG@10 0.349\n", "NDCG@10 0.347\n", True),          # last-digit drift

@@ -3,6 +3,7 @@
     python tools/portability.py                        # every lesson, every setting -> benchmarks/results/portability.*
     python tools/portability.py --lessons 07 09        # some lessons
     python tools/portability.py --settings mkl-intel   # some settings
+    python tools/portability.py --lessons 09 --merge   # re-run lessons, replace their rows in the report
     python tools/portability.py --control              # also the settings without the numeric profile
     python tools/portability.py --attribute            # which pin of the profile changes what (a probe, ~2 min)
     make check-portability                             # the full matrix with the control
@@ -139,7 +140,8 @@ def check(lessons, settings, *, control: bool = False, timeout: int = 900, verbo
             env = setting_environment(setting, profile)
             label = setting if profile else f"{setting} (no profile)"
             for lesson in lessons:
-                row = {"setting": setting, "profile": profile, "lesson": lesson.file}
+                row = {"setting": setting, "profile": profile, "lesson": lesson.file,
+                       "at": time.strftime("%Y-%m-%d %H:%M"), "load": round(os.getloadavg()[0], 1)}
                 if env is None:
                     row.update(status="skipped", reason="no C compiler to build the MKL shim")
                 else:
@@ -237,6 +239,18 @@ def _machine() -> dict:
             "profile_applies": profile_applies(), "cores": os.cpu_count()}
 
 
+def merge(previous: dict, result: dict) -> dict:
+    """``previous`` report with ``result``'s runs in place of the same (setting, profile, lesson) rows.
+
+    A lesson whose committed notebook is newer than its run in ``previous`` is not told apart here:
+    re-run every setting of a changed lesson (its older rows would compare another notebook)."""
+    key = lambda r: (r["setting"], r["profile"], r["lesson"])  # noqa: E731
+    new = {key(r) for r in result["runs"]}
+    runs = [r for r in previous.get("runs", []) if key(r) not in new] + result["runs"]
+    return {**previous, "machine": result["machine"], "runs": runs,
+            "at": f"{previous.get('at', '?')}; merged {result['at']} ({len(result['runs'])} runs)"}
+
+
 def write_report(result: dict, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
@@ -276,6 +290,8 @@ def write_report(result: dict, path: Path) -> None:
                 changed = [k for k, v in fp.items() if v != base[k]]
                 lines.append(f"| {label} | {', '.join(changed) or 'nothing'} |")
         lines.append("")
+    if result.get("notes"):  # what the table cannot say (kept across runs in the JSON)
+        lines += [result["notes"].rstrip(), ""]
     path.with_suffix(".md").write_text("\n".join(lines))
 
 
@@ -287,6 +303,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--attribute", action="store_true", help="only the probe: which pin changes what")
     parser.add_argument("--out", type=Path, default=None, help="report path without suffix "
                         "(default benchmarks/results/portability for a full run; none for a partial one)")
+    parser.add_argument("--merge", action="store_true", help="replace these runs' rows in the report "
+                        "(benchmarks/results/portability unless --out) and keep the others")
     parser.add_argument("--timeout", type=int, default=900, help="seconds per cell")
     args = parser.parse_args(argv)
     if not profile_applies():
@@ -301,8 +319,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     lessons = [lesson for lesson in ready_lessons() if not args.lessons or f"{lesson.number:02d}" in args.lessons]
     result.update(check(lessons, args.settings or list(SETTINGS), control=args.control, timeout=args.timeout))
-    out = args.out or (RESULTS if full else None)
+    out = args.out or (RESULTS if full or args.merge else None)
     if out is not None:
+        if args.merge and out.with_suffix(".json").is_file():
+            result = merge(json.loads(out.with_suffix(".json").read_text()), result)
         write_report(result, out)
         print(f"report: {out.with_suffix('.md').relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
     bad = [r for r in result["runs"] if r["profile"] and r["status"] in ("differs", "error")]
