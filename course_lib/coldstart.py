@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from . import metrics
-from .validation import check_ratings
+from .validation import check_rate, check_ratings
 
 __all__ = ["ColdStartSplit", "cold_start_split", "evaluate_cold_start", "evaluate_cold_user_ranking"]
 
@@ -52,8 +52,7 @@ def cold_start_split(ratings: pd.DataFrame, user_share: float = 0.1, item_share:
     """
     check_ratings(ratings, name="ratings", allow_duplicates=True)
     for name, v in (("user_share", user_share), ("item_share", item_share), ("test_size", test_size)):
-        if not 0 <= v < 1:
-            raise ValueError(f"{name} must be in [0, 1), got {v}")
+        check_rate(v, name)
     if n_support < 0:
         raise ValueError(f"n_support must be >= 0, got {n_support}")
     rng = np.random.default_rng(random_state)

@@ -95,6 +95,14 @@ def check_fraction(value, name: str) -> float:
     return float(value)
 
 
+def check_rate(value, name: str) -> float:
+    """Return ``value`` as a float if it is a finite number in [0, 1) (a dropout rate, a held-out share)."""
+    p = check_finite_number(value, name, minimum=0)
+    if p >= 1:
+        raise ValueError(f"{name} must be in [0, 1), got {value}")
+    return p
+
+
 def check_finite_number(value, name: str, *, minimum: float | None = None, strict: bool = False) -> float:
     """Return ``value`` as a float if finite (and >= or > ``minimum``); else a clear error."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):

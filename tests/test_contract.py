@@ -206,6 +206,21 @@ def test_bad_ratings_are_refused_with_a_message(cls, fixture_data):
         make(cls).fit(ratings.rename(columns={"item_id": "movieId"}))
 
 
+#: the models' rates in [0, 1) (dropout, the held-out share): one rule, course_lib.validation.check_rate
+RATES = [(cls, name) for cls in MODELS for name in ("dropout", "id_dropout", "validation_fraction")
+         if name in inspect.signature(cls.__init__).parameters]
+
+
+@pytest.mark.parametrize("cls, name", RATES, ids=[f"{c.__name__}.{n}" for c, n in RATES])
+@pytest.mark.parametrize("bad", [1.0, -0.1, float("nan")])
+def test_rates_outside_zero_one_are_refused_with_a_message(cls, name, bad, fixture_data):
+    if name == "validation_fraction" and bad == 1.0 and issubclass(cls, torch_models.sequence.NextItemModel):
+        bad = 1.5  # the next-item models hold out the last item of a share in (0, 1] of the users
+    with pytest.raises(ValueError, match=name):
+        fit(make(cls, **{name: bad, "early_stopping": True} if name == "validation_fraction" else {name: bad}),
+            fixture_data)
+
+
 def test_every_model_is_saved_and_loaded_in_a_fresh_process(fitted, tmp_path):
     users = [1, 17, 40, 999]
     expected = {}

@@ -21,7 +21,7 @@ import pandas as pd
 from ..features import FeatureEncoder
 from ..interactions import UnknownIdError
 from ..retrieval import split_features, tower_inputs
-from ..validation import check_finite_number, check_positive_int, check_random_state
+from ..validation import check_finite_number, check_positive_int, check_random_state, check_rate
 from .base import Recommender, estimate_known_pairs
 from .training import check_early_stopping, split_validation
 
@@ -77,9 +77,7 @@ class TwoTowerModel(Recommender):
         check_finite_number(self.lr, "lr", minimum=0, strict=True)
         check_finite_number(self.weight_decay, "weight_decay", minimum=0)
         check_finite_number(self.temperature, "temperature", minimum=0, strict=True)
-        p = check_finite_number(self.id_dropout, "id_dropout", minimum=0)
-        if p >= 1:
-            raise ValueError(f"id_dropout must be in [0, 1), got {p}")
+        check_rate(self.id_dropout, "id_dropout")
         for name in ("logq_correction", "remove_accidental_hits"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}")

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from ..interactions import HeldOut, Interactions
-from ..validation import check_finite_number, check_positive_int, check_random_state
+from ..validation import check_positive_int, check_random_state, check_rate
 
 __all__ = ["DivergenceError", "check_early_stopping", "holdout", "run_epochs", "split_validation", "start_fit"]
 
@@ -41,9 +41,7 @@ def holdout(n: int, fraction: float, rng: np.random.Generator) -> tuple[np.ndarr
     ``round(fraction * n)`` rows go to validation (none for ``fraction=0``). The one validation
     splitter of the course's iterative models.
     """
-    share = check_finite_number(fraction, "validation_fraction", minimum=0)
-    if share >= 1:
-        raise ValueError(f"validation_fraction must be in [0, 1), got {fraction}")
+    share = check_rate(fraction, "validation_fraction")
     perm = rng.permutation(n)
     n_val = int(round(share * n))
     return np.sort(perm[n_val:]), np.sort(perm[:n_val])

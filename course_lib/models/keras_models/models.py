@@ -30,7 +30,7 @@ import pandas as pd
 
 from ...interactions import HeldOut, Interactions
 from ...sampling import pair_keys, sample_unseen
-from ...validation import check_finite_number, check_positive_int, check_random_state, derive_seed
+from ...validation import check_finite_number, check_positive_int, check_random_state, check_rate, derive_seed
 from ..base import Recommender, estimate_known_pairs
 from ..training import check_early_stopping, split_validation
 
@@ -247,7 +247,7 @@ class DotProduct(_KerasRecommender):
         return build_dot_product(self.data_.n_users, self.data_.n_items, check_positive_int(self.n_factors, "n_factors"),
                                  biases=bool(self.biases), y_range=(low - 0.5, high + 0.5),
                                  weight_decay=check_finite_number(self.weight_decay, "weight_decay", minimum=0),
-                                 dropout=check_finite_number(self.dropout, "dropout", minimum=0), seed=self.seed_)
+                                 dropout=check_rate(self.dropout, "dropout"), seed=self.seed_)
 
     def _fit(self, data: Interactions, validation: HeldOut | None) -> None:
         def examples(u, i, r, rng):
@@ -298,7 +298,7 @@ class NeuMF(_KerasRecommender):
     def build_network(self) -> keras.Model:
         return build_neumf(self.data_.n_users, self.data_.n_items, check_positive_int(self.n_factors, "n_factors"),
                            tuple(self.layers), weight_decay=check_finite_number(self.weight_decay, "weight_decay", minimum=0),
-                           dropout=check_finite_number(self.dropout, "dropout", minimum=0), seed=self.seed_)
+                           dropout=check_rate(self.dropout, "dropout"), seed=self.seed_)
 
     def _fit(self, data: Interactions, validation: HeldOut | None) -> None:
         n_negatives = check_positive_int(self.n_negatives, "n_negatives")

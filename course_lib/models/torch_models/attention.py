@@ -59,7 +59,7 @@ from torch.nn import functional as F
 
 from ...interactions import HeldOut, Interactions
 from ...sequences import next_item_chunks, pad_left, user_histories
-from ...validation import check_finite_number, check_positive_int, check_random_state
+from ...validation import check_finite_number, check_positive_int, check_random_state, check_rate
 from ..training import check_early_stopping
 from .sequence import NextItemModel
 from .training import train_model
@@ -302,9 +302,7 @@ class _AttentionRecommender(NextItemModel):
     # -- fitting ------------------------------------------------------------------------
     def _check_training(self) -> dict:
         length = check_positive_int(self.max_len, "max_len", minimum=self._min_len)
-        dropout = check_finite_number(self.dropout, "dropout", minimum=0)
-        if dropout >= 1:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        dropout = check_rate(self.dropout, "dropout")
         if not isinstance(self.mask_seen, (bool, np.bool_)):
             raise TypeError(f"mask_seen must be True or False, got {self.mask_seen!r}")
         _check_width(self.n_factors, self.n_heads)

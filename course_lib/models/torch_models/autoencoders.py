@@ -45,7 +45,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ...interactions import HeldOut, Interactions
-from ...validation import check_finite_number, check_positive_int
+from ...validation import check_finite_number, check_positive_int, check_rate
 from ..base import Recommender
 from ..training import start_fit
 from .training import score_all_batched, train_model
@@ -202,10 +202,7 @@ def _check_layers(layers) -> tuple[int, ...]:
 
 
 def _check_dropout(dropout) -> float:
-    p = check_finite_number(dropout, "dropout", minimum=0)
-    if p >= 1:
-        raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-    return p
+    return check_rate(dropout, "dropout")
 
 
 def _no_validation(what: str):

@@ -36,7 +36,7 @@ from torch import nn
 from ...features import FeatureEncoder
 from ...interactions import HeldOut, Interactions
 from ...sampling import pair_keys
-from ...validation import check_finite_number, check_positive_int, check_random_state, check_ratings
+from ...validation import check_finite_number, check_positive_int, check_random_state, check_rate, check_ratings
 from ..base import Recommender
 from ..training import check_early_stopping, start_fit
 from .training import fit_pairs, score_all_batched, train_model
@@ -311,9 +311,7 @@ class FeatureAware(Recommender):
         check_positive_int(self.n_epochs, "n_epochs")
         check_positive_int(self.batch_size, "batch_size")
         check_finite_number(self.lr, "lr", minimum=0, strict=True)
-        p = check_finite_number(self.id_dropout, "id_dropout", minimum=0)
-        if p >= 1:
-            raise ValueError(f"id_dropout must be in [0, 1), got {p}")
+        check_rate(self.id_dropout, "id_dropout")
         check_early_stopping(self)  # before the tables are read: start_fit below returns the patience
         self.user_features_ = tuple(f for f in USER_FEATURES if f in feats)
         self.item_features_ = tuple(f for f in ITEM_FEATURES if f in feats)

@@ -16,7 +16,7 @@ import torch
 
 from ...interactions import HeldOut, Interactions
 from ...sampling import pair_keys
-from ...validation import check_finite_number, check_positive_int
+from ...validation import check_finite_number, check_positive_int, check_rate
 from ..base import Recommender, check_is_fitted, estimate_known_pairs
 from ..training import start_fit
 from .networks import DotProductNet, GMFNet, MLPNet, NeuMFNet
@@ -62,9 +62,7 @@ class _NeuralRecommender(Recommender):
         check_positive_int(self.batch_size, "batch_size")
         check_finite_number(self.lr, "lr", minimum=0, strict=True)
         check_finite_number(self.weight_decay, "weight_decay", minimum=0)
-        check_finite_number(self.dropout, "dropout", minimum=0)
-        if self.dropout >= 1:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        check_rate(self.dropout, "dropout")
         check_positive_int(self.n_negatives, "n_negatives")
 
     def _y_range(self, data: Interactions):

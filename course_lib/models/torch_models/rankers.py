@@ -69,7 +69,7 @@ from ...interactions import HeldOut, Interactions, UnknownIdError
 from ...nn_numpy import ShapeError
 from ...ranking_data import CONTEXT_FIELDS, FIELDS, FieldEncoder, click_labels
 from ...sampling import pair_keys, sample_unseen
-from ...validation import check_finite_number, check_positive_int, check_random_state, check_ratings
+from ...validation import check_finite_number, check_positive_int, check_random_state, check_rate, check_ratings
 from ..base import Recommender
 from ..training import check_early_stopping, holdout
 from .training import train_model
@@ -665,9 +665,7 @@ class DeepFMRanker(_Ranker):
         self.random_state = random_state
 
     def _network(self, n_features, slot_fields, unknown_rows):
-        p = check_finite_number(self.dropout, "dropout", minimum=0)
-        if p >= 1:
-            raise ValueError(f"dropout must be in [0, 1), got {p}")
+        p = check_rate(self.dropout, "dropout")
         return DeepFMNet(n_features, slot_fields, unknown_rows, check_positive_int(self.n_factors, "n_factors"),
                          _check_hidden(self.hidden_units), p,
                          check_finite_number(self.init_std_dev, "init_std_dev", minimum=0))
@@ -714,9 +712,7 @@ class DCNRanker(_Ranker):
     def _network(self, n_features, slot_fields, unknown_rows):
         if self.structure not in ("stacked", "parallel"):
             raise ValueError(f"structure must be 'stacked' or 'parallel', got {self.structure!r}")
-        p = check_finite_number(self.dropout, "dropout", minimum=0)
-        if p >= 1:
-            raise ValueError(f"dropout must be in [0, 1), got {p}")
+        p = check_rate(self.dropout, "dropout")
         rank = None if self.rank is None else check_positive_int(self.rank, "rank")
         return DCNNet(n_features, slot_fields, unknown_rows, check_positive_int(self.n_factors, "n_factors"),
                       check_positive_int(self.n_cross_layers, "n_cross_layers"), rank,

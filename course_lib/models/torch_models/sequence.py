@@ -32,7 +32,7 @@ from torch.nn import functional as F
 
 from ...interactions import HeldOut, Interactions
 from ...sequences import next_item_chunks, next_item_windows, pad_left, user_histories
-from ...validation import check_finite_number, check_positive_int, check_random_state
+from ...validation import check_finite_number, check_positive_int, check_random_state, check_rate
 from ..base import Recommender, estimate_known_pairs, pairs_from_scores
 from ..training import check_early_stopping
 from .training import train_model
@@ -256,9 +256,7 @@ class _SequenceRecommender(NextItemModel):
         batch_size = check_positive_int(self.batch_size, "batch_size")
         lr = check_finite_number(self.lr, "lr", minimum=0, strict=True)
         wd = check_finite_number(self.weight_decay, "weight_decay", minimum=0)
-        dropout = check_finite_number(self.dropout, "dropout", minimum=0)
-        if dropout >= 1:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        check_rate(self.dropout, "dropout")
         schedule = getattr(self, "lr_schedule", "constant")
         if schedule not in ("constant", "linear"):
             raise ValueError(f"lr_schedule must be 'constant' or 'linear', got {schedule!r}")
