@@ -174,7 +174,7 @@ def summarise(runs: list[dict]) -> dict:
     out = {}
     for key in runs[0]:
         values = [r.get(key) for r in runs]
-        if key in ("load", "seed", "variant", "hyperparameters") or any(v is None for v in values):
+        if key in ("load", "seed", "variant", "hyperparameters") or any(v is None or isinstance(v, str) for v in values):
             continue
         v = np.asarray(values, dtype=float)
         out[key] = {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0,

@@ -155,6 +155,38 @@ def test_merged_report_replaces_rerun_rows_and_keeps_the_rest_and_its_notes(tmp_
     assert json.loads((tmp_path / "report.json").read_text())["notes"] == old["notes"]
 
 
+SEQUENCE_MODELS = textwrap.dedent("""
+    import hashlib, sys, warnings
+    warnings.simplefilter("ignore")
+    import course
+    course.setup(seed=0, torch=True)
+    import numpy as np, pandas as pd
+    from course_lib.models.torch_models import Caser, LSTMRec
+    rng = np.random.default_rng(0)
+    rows = [(u, int(i), 4.0, t) for u in range(60) for t, i in enumerate(rng.choice(80, 25, replace=False))]
+    ratings = pd.DataFrame(rows, columns=["user_id", "item_id", "rating", "timestamp"])
+    model = {"LSTMRec": LSTMRec(max_len=10, n_epochs=2, batch_size=16),
+             "Caser": Caser(n_epochs=2, batch_size=64, dropout=0.0)}[sys.argv[1]].fit(ratings)
+    print(hashlib.sha1(b"".join(p.detach().numpy().tobytes() for p in model.net_.parameters())).hexdigest())
+""")
+
+
+@needs_profile
+@pytest.mark.parametrize("model", ["LSTMRec", "Caser"])
+def test_sequence_models_do_not_depend_on_onednn_kernels(model):
+    """PyTorch's LSTM and convolutions run oneDNN's kernels, whose rounding depends on the CPU; the profile
+    caps their instruction set, but not everything oneDNN picks per CPU. Lesson 09's LSTMRec and Caser keep
+    out of them: trained with oneDNN's AVX2 and its SSE4.1 kernels they give the same bits."""
+    prints = set()
+    for isa in ("AVX2", "SSE41"):
+        env = dict(portability.setting_environment("host", profile=False), ONEDNN_MAX_CPU_ISA=isa)
+        out = subprocess.run([sys.executable, "-c", SEQUENCE_MODELS, model], env=env, capture_output=True,
+                             text=True, cwd=ROOT)
+        assert out.returncode == 0, out.stderr[-2000:]
+        prints.add(out.stdout.strip().splitlines()[-1])
+    assert len(prints) == 1, f"{model} trains to other bits under another oneDNN kernel"
+
+
 # -- comparisons ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("ref, test, ok", [
     ("NDCG@10 0.349\n", "NDCG@10 0.347\n", True),          # last-digit drift

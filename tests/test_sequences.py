@@ -171,6 +171,31 @@ def test_caser_vertical_convolution_is_a_weighted_sum_of_rows():
     torch.testing.assert_close(net.conv_v(e[None, None]).flatten(), expected)
 
 
+def _caser_with_conv2d(net, x, user):
+    """CaserNet's forward written with ``nn.Conv2d`` itself (the reference for its matrix products)."""
+    e = net.item_emb(x).unsqueeze(1)                                                # (batch, 1, L, d)
+    v = net.conv_v(e).flatten(1)
+    h = [torch.relu(conv(e).squeeze(3)).amax(dim=2) for conv in net.conv_h]
+    z = torch.relu(net.fc(net.dropout(torch.cat([v] + h, dim=1))))
+    return net.out(torch.cat([z, net.user_emb(user)], dim=1))
+
+
+def test_caser_products_equal_its_convolutions_with_their_gradients():
+    torch.manual_seed(0)
+    net = CaserNet(7, 30, length=5, n_factors=8, n_h=3, n_v=2, dropout=0.0)
+    with torch.no_grad():  # biases away from zero, so that a missing or misplaced one shows
+        for conv in [net.conv_v, *net.conv_h]:
+            conv.bias.uniform_(-1, 1)
+    x, user = torch.tensor([[0, 0, 3, 9, 4], [1, 2, 3, 4, 5], [29, 7, 7, 1, 30]]), torch.tensor([0, 6, 3])
+    ours, reference = net(x, user), _caser_with_conv2d(net, x, user)
+    torch.testing.assert_close(ours, reference, rtol=1e-5, atol=1e-6)
+    weights = [net.conv_v.weight, net.conv_v.bias, *[c.weight for c in net.conv_h], net.item_emb.weight]
+    g_ours = torch.autograd.grad(ours.square().sum(), weights)
+    g_ref = torch.autograd.grad(reference.square().sum(), weights)
+    for a, b in zip(g_ours, g_ref):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+
+
 # -- LightGCN ------------------------------------------------------------------------------------
 def test_normalized_adjacency_by_hand():
     a = normalized_adjacency(np.array([0, 0, 1]), np.array([0, 1, 1]), 2, 2).toarray()

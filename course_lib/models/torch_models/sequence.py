@@ -23,6 +23,7 @@ items excluded.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
@@ -99,6 +100,18 @@ def hold_out_last_items(histories, validation: HeldOut | None, patience: int | N
     return [h[:-1] if k in held else h for k, h in enumerate(histories)], users, targets
 
 
+@contextmanager
+def _without_onednn():
+    """PyTorch's own kernels instead of oneDNN's inside the block (``torch.backends.mkldnn.flags`` would
+    also reset oneDNN's TF32 setting, with a warning on CPU-only builds)."""
+    previous = torch.backends.mkldnn.enabled
+    torch.backends.mkldnn.enabled = False
+    try:
+        yield
+    finally:
+        torch.backends.mkldnn.enabled = previous
+
+
 class RNNNet(nn.Module):
     r"""Embedding → GRU or LSTM → linear layer to one logit per item.
 
@@ -124,7 +137,12 @@ class RNNNet(nn.Module):
             self.out = nn.Linear(hidden_size, n_items)
 
     def hidden(self, x: torch.Tensor) -> torch.Tensor:
-        h, _ = self.rnn(self.dropout(self.item_emb(x)))
+        # PyTorch runs an LSTM on oneDNN's RNN kernels when it may, and their rounding depends on the
+        # kernel oneDNN picks for the CPU (LSTMRec's weights after one epoch differed between oneDNN's
+        # AVX2 and SSE4.1 kernels); its own implementation runs MKL's products, pinned by the numeric
+        # profile (17% slower). The GRU never takes that path, so this changes nothing for GRU4Rec.
+        with _without_onednn():
+            h, _ = self.rnn(self.dropout(self.item_emb(x)))
         return self.dropout(h)
 
     def logits(self, h: torch.Tensor) -> torch.Tensor:
@@ -150,6 +168,17 @@ class CaserNet(nn.Module):
     sums of the rows → ``n_v * d`` numbers. Both are concatenated, passed through a dense layer
     with ReLU to :math:`z \in \mathbb{R}^d`, joined with the user embedding :math:`p_u` and mapped to
     the logits :math:`W [z; p_u] + b`.
+
+    The filters are ``nn.Conv2d`` weights, applied as the matrix products they are (a horizontal
+    filter of height :math:`h` is a dot product with each window of :math:`h` consecutive rows,
+    flattened to :math:`h d` numbers; the vertical filters are one :math:`n_v \times L` matrix times
+    :math:`E`). ``nn.Conv2d`` itself would run oneDNN's convolution kernels, whose rounding depends
+    on the kernel oneDNN picks for the CPU (lesson 09 executed with ``COURSE_NUMERIC_PROFILE=native``
+    and only oneDNN's kernel changed, AVX2 to SSE4.1: Caser's HR@10 0.186 became 0.191, 2026-12-07).
+    The matrix products run MKL under the numeric profile, the same bits on every CPU, and are faster
+    (a training step of 1024 windows: 39 ms instead of 63 ms on one thread; the lesson's whole fit,
+    mostly the softmax layer: 21.9 s instead of 24.3 s).
+    ``tests/test_sequences.py`` checks the products and their gradients against ``nn.Conv2d``.
     """
 
     def __init__(self, n_users: int, n_items: int, length: int = 5, n_factors: int = 64, n_h: int = 16,
@@ -168,9 +197,14 @@ class CaserNet(nn.Module):
         self.out = nn.Linear(2 * embedding_dim, n_items)
 
     def forward(self, x: torch.Tensor, user: torch.Tensor) -> torch.Tensor:
-        e = self.item_emb(x).unsqueeze(1)                     # (batch, 1, L, d)
-        v = self.conv_v(e).flatten(1)                          # (batch, n_v * d)
-        h = [F.relu(conv(e).squeeze(3)).amax(dim=2) for conv in self.conv_h]  # each (batch, n_h)
+        e = self.item_emb(x)                                   # E: (batch, L, d)
+        w_v = self.conv_v.weight.flatten(1)                    # (n_v, L)
+        v = F.linear(e.transpose(1, 2), w_v, self.conv_v.bias).transpose(1, 2).flatten(1)  # (batch, n_v * d)
+        h = []
+        for height, conv in enumerate(self.conv_h, start=1):
+            windows = e.unfold(1, height, 1).transpose(2, 3).flatten(2)  # (batch, L - h + 1, h * d)
+            scores = F.linear(windows, conv.weight.flatten(1), conv.bias)  # (batch, L - h + 1, n_h)
+            h.append(F.relu(scores).amax(dim=1))                         # (batch, n_h)
         z = F.relu(self.fc(self.dropout(torch.cat([v] + h, dim=1))))
         return self.out(torch.cat([z, self.user_emb(user)], dim=1))
 
