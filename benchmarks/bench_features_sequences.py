@@ -50,6 +50,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 import course  # noqa: E402
+import course_lib  # noqa: E402
 from course_lib.coldstart import cold_start_split, evaluate_cold_start, evaluate_cold_user_ranking  # noqa: E402
 from course_lib.data import load_movielens  # noqa: E402
 from course_lib.evaluate import evaluate_full_ranking, evaluate_next_item  # noqa: E402
