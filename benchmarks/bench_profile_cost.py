@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import benchlib  # noqa: E402
-from portability import _execute, setting_environment  # noqa: E402
+from portability import execute_copy, setting_environment  # noqa: E402
 
 from course.syllabus import ready_lessons  # noqa: E402
 
@@ -43,7 +43,7 @@ def measure(lesson_file: str, profile: bool, tmp: Path) -> dict:
     """Wall and CPU seconds of one fresh-kernel execution (the CPU of every process it started)."""
     env = setting_environment("host", profile=profile)
     cpu, wall = _children_cpu(), time.perf_counter()
-    executed = _execute(lesson_file, tmp / f"{int(profile)}-{lesson_file}", env, timeout=900)
+    executed = execute_copy(lesson_file, tmp / f"{int(profile)}-{lesson_file}", env, timeout=900)
     return {"wall": round(time.perf_counter() - wall, 1), "cells": round(executed, 1),
             "cpu": round(_children_cpu() - cpu, 1), "load": benchlib.load_average()}
 

@@ -111,7 +111,7 @@ def setting_environment(name: str, profile: bool = True) -> dict[str, str] | Non
     return env
 
 
-def _execute(lesson_file: str, out: Path, env: dict[str, str], timeout: int) -> float:
+def execute_copy(lesson_file: str, out: Path, env: dict[str, str], timeout: int) -> float:
     """Execute a copy of the lesson next to the real ones (same relative paths) in a subprocess."""
     code = (
         "import sys, time, nbformat; from nbclient import NotebookClient\n"
@@ -147,7 +147,7 @@ def check(lessons, settings, *, control: bool = False, timeout: int = 900, verbo
                 else:
                     out = Path(tmp) / f"{setting}-{int(profile)}-{lesson.file}"
                     try:
-                        row["seconds"] = _execute(lesson.file, out, env, timeout)
+                        row["seconds"] = execute_copy(lesson.file, out, env, timeout)
                         diffs = compare_notebooks(nbformat.read(NOTEBOOKS / lesson.file, as_version=4),
                                                   nbformat.read(out, as_version=4))
                         row.update(status="identical" if not diffs else "differs",
@@ -321,8 +321,9 @@ def main(argv: list[str] | None = None) -> int:
     result.update(check(lessons, args.settings or list(SETTINGS), control=args.control, timeout=args.timeout))
     out = args.out or (RESULTS if full or args.merge else None)
     if out is not None:
-        if args.merge and out.with_suffix(".json").is_file():
-            result = merge(json.loads(out.with_suffix(".json").read_text()), result)
+        previous = json.loads(out.with_suffix(".json").read_text()) if out.with_suffix(".json").is_file() else {}
+        # a partial run is merged in; a full one replaces the runs but keeps the report's notes
+        result = merge(previous, result) if args.merge and previous else {**result, "notes": previous.get("notes", "")}
         write_report(result, out)
         print(f"report: {out.with_suffix('.md').relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
     bad = [r for r in result["runs"] if r["profile"] and r["status"] in ("differs", "error")]
