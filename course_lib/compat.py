@@ -8,6 +8,19 @@ Triton lazily, e.g. in ``torch.use_deterministic_algorithms``, so a lesson or a 
 touched TensorFlow first would crash there. Loading Triton first (0.3 s; it imports neither NumPy
 nor PyTorch) avoids it. The CPU wheels of PyTorch the course pins for Python 3.11 have no Triton:
 then this does nothing.
+
+``FASTMATH``: the floating-point freedoms of ImplicitALS's conjugate-gradient kernel. With Numba's
+``fastmath=True`` (all of LLVM's flags) that kernel gave different bits depending on whether Numba
+compiled it in the running process or loaded it from its on-disk cache, and, when compiled, on which
+other signatures of the same kernels the process had compiled before (measured with numba 0.61 /
+llvmlite 0.44, for the host CPU and for ``NUMBA_CPU_NAME=haswell``): a learner's first lesson after
+an install could print other digits than the second. It takes ``reassoc`` (sums reordered, e.g.
+for SIMD): with ``reassoc`` and ``arcp`` (a division may become a multiplication by a reciprocal)
+the float64 kernel varied in the simplest run, with ``reassoc`` alone the float32 kernel varied after
+the float64 signatures had been compiled. Without both it is stable, and no slower (ML-100K, 64 factors, best CPU of
+5 fits: float64 0.30 s vs 0.33 s, float32 0.17 s vs 0.19 s). The other ``fastmath=True`` kernels
+(exact ALS, the fast SGD, BPR and SVD++ epochs) gave the same bits compiled and cached, so they keep
+their flags and their digits; ``tests/test_numba_cache.py`` checks each of them both ways.
 """
 
 from __future__ import annotations
@@ -15,7 +28,11 @@ from __future__ import annotations
 import importlib.util
 import sys
 
-__all__ = ["preload_triton"]
+__all__ = ["FASTMATH", "preload_triton"]
+
+#: LLVM fast-math flags of the conjugate-gradient kernel: Numba's ``fastmath=True`` without ``arcp`` and
+#: ``reassoc`` (see the module docstring: with either, a freshly compiled kernel and its cached copy differ)
+FASTMATH = {"nnan", "ninf", "nsz", "contract", "afn"}  # a set: Numba refuses a frozenset
 
 
 def preload_triton() -> bool:

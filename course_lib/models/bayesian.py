@@ -82,6 +82,7 @@ from scipy.stats import wishart
 from ..interactions import HeldOut, Interactions
 from ..validation import check_finite_number, check_positive_int, check_random_state
 from .base import Recommender
+from .cholesky import cholesky_in_place
 from .training import run_epochs
 
 __all__ = ["BayesianMF"]
@@ -94,17 +95,7 @@ def _draw_gaussian(A, b, z, w, x):  # pragma: no cover - compiled
     Only the lower triangle of ``A`` is read; it is overwritten by its Cholesky factor :math:`L`
     (:math:`A = L L^\top`). Then :math:`w = L^{-1} b + z` and :math:`x = L^{-\top} w`."""
     K = len(b)
-    for j in range(K):
-        d = A[j, j]
-        for m in range(j):
-            d -= A[j, m] * A[j, m]
-        d = np.sqrt(d)
-        A[j, j] = d
-        for a in range(j + 1, K):
-            v = A[a, j]
-            for m in range(j):
-                v -= A[a, m] * A[j, m]
-            A[a, j] = v / d
+    cholesky_in_place(A, K)
     for a in range(K):
         v = b[a]
         for m in range(a):
@@ -119,6 +110,15 @@ def _draw_gaussian(A, b, z, w, x):  # pragma: no cover - compiled
         x[a] = v / A[a, a]
 
 
+@numba.njit(cache=True, inline="always")
+def _load_prior(Lam, Lam_mu, A, b):  # pragma: no cover - compiled
+    """Start a row's posterior at its prior: the lower triangle of ``A`` := ``Lam``, ``b`` := ``Lam_mu``."""
+    for a in range(len(b)):
+        b[a] = Lam_mu[a]
+        for m in range(a + 1):
+            A[a, m] = Lam[a, m]
+
+
 @numba.njit(cache=True)
 def _sample_rows(indptr, indices, target, F, alpha, Lam, Lam_mu, Z):  # pragma: no cover - compiled
     r"""One Gibbs draw of every row vector: row ``s`` observes columns ``indices[indptr[s]:indptr[s+1]]``
@@ -130,10 +130,7 @@ def _sample_rows(indptr, indices, target, F, alpha, Lam, Lam_mu, Z):  # pragma: 
     b = np.empty(K)
     w = np.empty(K)
     for s in range(n_rows):
-        for a in range(K):
-            b[a] = Lam_mu[a]
-            for c in range(a + 1):
-                A[a, c] = Lam[a, c]
+        _load_prior(Lam, Lam_mu, A, b)
         for p in range(indptr[s], indptr[s + 1]):
             f = F[indices[p]]
             t = alpha * target[p]
@@ -161,10 +158,7 @@ def _sample_implicit(indptr, indices, c, G, g, Y, alpha, Lam, Lam_mu, Z):  # pra
     d = np.empty(K)
     y = np.empty(K)
     for j in range(n_rows):
-        for a in range(K):
-            b[a] = Lam_mu[a]
-            for m in range(a + 1):
-                A[a, m] = Lam[a, m]
+        _load_prior(Lam, Lam_mu, A, b)
         for p in range(indptr[j], indptr[j + 1]):
             u = indices[p]
             cu = c[u]

@@ -20,10 +20,12 @@ import numba
 import numpy as np
 import scipy.sparse as sp
 
+from ..compat import FASTMATH
 from ..interactions import Interactions
 from ..similarities import binary_cosine
 from ..validation import check_finite_number, check_positive_int, check_random_state
 from .base import Recommender, estimate_known_pairs, pairs_from_scores
+from .cholesky import cholesky_in_place
 
 __all__ = ["EASE", "ImplicitALS", "ItemKNN", "binary_matrix"]
 
@@ -156,17 +158,7 @@ def _exact_row(indptr, indices, Y, G, alpha, scale, zero, row, x, A, b, extra): 
             for c in range(a + 1):  # the lower triangle of alpha * y y^T
                 A[a, c] += ya * y[c]
             b[a] += y[a]
-    for j in range(f):  # Cholesky A = L L^T, L in the lower triangle of A
-        s = A[j, j]
-        for k in range(j):
-            s -= A[j, k] * A[j, k]
-        d = np.sqrt(s)
-        A[j, j] = d
-        for i in range(j + 1, f):
-            s = A[i, j]
-            for k in range(j):
-                s -= A[i, k] * A[j, k]
-            A[i, j] = s / d
+    cholesky_in_place(A, f)  # A = L L^T, L in the lower triangle of A
     for a in range(f):  # L z = (1 + alpha) b
         s = scale * b[a]
         for k in range(a):
@@ -179,7 +171,7 @@ def _exact_row(indptr, indices, Y, G, alpha, scale, zero, row, x, A, b, extra): 
         x[a] = s / A[a, a]
 
 
-@numba.njit(cache=True, fastmath=True)
+@numba.njit(cache=True, fastmath=FASTMATH)  # not fastmath=True: see course_lib.compat.FASTMATH
 def _cg_row(indptr, indices, Y, G, alpha, scale, zero, row, x, steps, r, p, Ap, extra):  # pragma: no cover - compiled
     """``steps`` conjugate-gradient steps on row ``row``'s normal equations, from the current ``x``
     (``extra`` as in :func:`_exact_row`)."""
