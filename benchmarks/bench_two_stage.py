@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -148,7 +149,7 @@ def pipeline_latency(n_requests: int, results: benchlib.Results) -> None:
                                 items=ml.movies)
         lat = measure_request_latency(pipe, users, repeats=3, warmup=10)
         row = {"index": label, "ranker": "dot product BCE (test())" if rank is not None else "none",
-               "mmr_lambda": lam, **{k: round(v, 3) if isinstance(v, float) else v for k, v in lat.as_dict().items()}}
+               "mmr_lambda": lam, **{k: round(v, 3) if isinstance(v, float) else v for k, v in asdict(lat).items()}}
         rows.append(row)
         results.save()
         print(f"pipeline {label}, ranker {row['ranker']}, MMR {lam}: p50 {lat.p50_ms:.2f} ms, p95 {lat.p95_ms:.2f} ms "

@@ -47,7 +47,7 @@ from __future__ import annotations
 import numbers
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -113,9 +113,6 @@ class RequestLatency:
     mean_ms: float
     cpu_p50_ms: float
     cpu_p95_ms: float
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 class TwoStagePipeline:

@@ -9,6 +9,7 @@ import sys
 
 import numpy as np
 import pytest
+from layer_checks import assert_close as _close
 
 import course_lib.nn_numpy as nn
 from course_lib.nn_numpy import frameworks
@@ -21,12 +22,6 @@ ATOL = 1e-5
 
 def _t(x):
     return torch.from_numpy(np.asarray(x, dtype=np.float32))
-
-
-def _close(actual, expected, atol=ATOL):
-    actual = actual.detach().numpy() if isinstance(actual, torch.Tensor) else np.asarray(actual)
-    assert actual.shape == np.shape(expected)
-    np.testing.assert_allclose(actual, expected, rtol=0, atol=atol)
 
 
 @pytest.fixture

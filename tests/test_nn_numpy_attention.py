@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from layer_checks import assert_close as _close
 
 import course_lib.nn_numpy as nn
 from course_lib.nn_numpy import frameworks
@@ -22,12 +23,6 @@ GTOL64 = 1e-10  # float64, gradients
 
 def _t(x, dtype=torch.float32):
     return torch.from_numpy(np.asarray(x)).to(dtype)
-
-
-def _close(actual, expected, atol=ATOL):
-    actual = actual.detach().numpy() if isinstance(actual, torch.Tensor) else np.asarray(actual)
-    assert actual.shape == np.shape(expected)
-    np.testing.assert_allclose(actual, expected, rtol=0, atol=atol)
 
 
 def _float32_exact(layer):

@@ -12,6 +12,7 @@ for _key, _value in {"TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "0", 
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from layer_checks import assert_close as _close  # noqa: E402
 
 import course_lib.nn_numpy as nn  # noqa: E402
 from course_lib.nn_numpy import frameworks  # noqa: E402
@@ -26,12 +27,6 @@ GTOL64 = 1e-10
 
 def _k(x, dtype="float32"):
     return tf.constant(np.asarray(x, dtype=dtype))
-
-
-def _close(actual, expected, atol=ATOL):
-    actual = np.asarray(actual)
-    assert actual.shape == np.shape(expected)
-    np.testing.assert_allclose(actual, expected, rtol=0, atol=atol)
 
 
 @pytest.fixture

