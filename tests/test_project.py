@@ -193,3 +193,32 @@ def test_no_module_uses_a_private_name_of_another_module():
                 if name in everywhere and name not in defined[path]:
                     problems.append(f"{path.relative_to(ROOT)}:{node.lineno} uses {name}, private to another module")
     assert not problems, "\n".join(problems)
+
+
+def test_no_python_file_uses_an_undefined_name():
+    """pyflakes finds no undefined name in the library, the teaching package, the tools, the benchmarks
+    or the tests: such a name passes every import and fails only when its line runs (a benchmark's
+    ``NameError`` went unnoticed until the benchmark was re-run)."""
+    from pyflakes import api, messages, reporter
+
+    class Collect(reporter.Reporter):
+        def __init__(self):
+            self.found = []
+
+        def flake(self, message):
+            if isinstance(message, (messages.UndefinedName, messages.UndefinedLocal, messages.UndefinedExport)):
+                self.found.append(str(message))
+
+        def syntaxError(self, filename, msg, lineno, offset, text):
+            self.found.append(f"{filename}:{lineno}: {msg}")
+
+        def unexpectedError(self, filename, msg):
+            self.found.append(f"{filename}: {msg}")
+
+    found = Collect()
+    folders = ("course_lib", "course", "tools", "benchmarks", "tests")
+    files = sorted(p for folder in folders for p in (ROOT / folder).rglob("*.py") if ".ipynb_checkpoints" not in p.parts)
+    assert len(files) > 100
+    for path in files:
+        api.check(path.read_text(), str(path.relative_to(ROOT)), found)
+    assert not found.found, "\n".join(found.found)
