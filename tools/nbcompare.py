@@ -85,13 +85,10 @@ def tolerant_equal(ref: str, test: str, atol: float = ATOL, rtol: float = RTOL) 
     """True when ``test`` equals ``ref`` except for decimal numbers within tolerance (see the module)."""
     if ref == test:
         return True
-    if not isinstance(ref, str) or not isinstance(test, str):
+    pairs = _number_pairs(ref, test)
+    if pairs is None:
         return False
-    ref_text, ref_nums = _split(ref)
-    test_text, test_nums = _split(test)
-    if ref_text != test_text or len(ref_nums) != len(test_nums):
-        return False
-    for a, b in zip(ref_nums, test_nums):
+    for a, b in pairs:
         if a == b:
             continue
         if not any(c in a + b for c in ".eE"):  # integers: counts, ranks, epochs must agree
@@ -104,13 +101,21 @@ def tolerant_equal(ref: str, test: str, atol: float = ATOL, rtol: float = RTOL) 
 
 def max_difference(ref: str, test: str) -> float | None:
     """The largest absolute difference between corresponding numbers, when only numbers differ."""
+    pairs = _number_pairs(ref, test)
+    if pairs is None:
+        return None
+    return max((abs(float(a) - float(b)) for a, b in pairs), default=0.0)
+
+
+def _number_pairs(ref, test) -> list[tuple[str, str]] | None:
+    """The corresponding numbers of two texts that differ only in their numbers; None otherwise."""
     if not isinstance(ref, str) or not isinstance(test, str):
         return None
     ref_text, ref_nums = _split(ref)
     test_text, test_nums = _split(test)
     if ref_text != test_text or len(ref_nums) != len(test_nums):
         return None
-    return max((abs(float(a) - float(b)) for a, b in zip(ref_nums, test_nums)), default=0.0)
+    return list(zip(ref_nums, test_nums))
 
 
 def compare_cell(ref_outputs, test_outputs, patterns, tolerant: bool = False) -> str | None:

@@ -316,13 +316,17 @@ def _listing(changes: list[str], limit: int = 16) -> str:
     return ", ".join(order[:limit]) + more
 
 
-def _revert_dict(live: dict, snap: dict, label: str) -> list[str]:
+def _revert_dict(live: dict, snap: dict, label: str, skip=()) -> list[str]:
+    """Put back in ``live`` every entry that is not ``snap``'s (by identity; added ones deleted), except
+    the keys in ``skip``; the changes, each named ``label.format(key)``."""
     changes = []
     for key in set(live) | set(snap):
+        if key in skip:
+            continue
         old, value = snap.get(key, _MISSING), live.get(key, _MISSING)
         if old is value:
             continue
-        changes.append(f"{label}.{key}")
+        changes.append(label.format(key))
         if old is _MISSING:
             del live[key]
         else:
@@ -529,18 +533,8 @@ class Guard:
                     del sys.modules[parent].__dict__[child]
 
     def _revert_namespace(self) -> list[str]:
-        changes = _revert_dict(self.builtins, self.builtins_snap, "lesson builtins")
-        for key in set(self.ns) | set(self.ns_snap):
-            if key in self.answers:
-                continue
-            old, value = self.ns_snap.get(key, _MISSING), self.ns.get(key, _MISSING)
-            if old is not value:
-                changes.append(f"lesson variable {key}")
-                if old is _MISSING:
-                    del self.ns[key]
-                else:
-                    self.ns[key] = old
-        return changes
+        return (_revert_dict(self.builtins, self.builtins_snap, "lesson builtins.{}")
+                + _revert_dict(self.ns, self.ns_snap, "lesson variable {}", skip=self.answers))
 
     def _execute(self, index: int, source: str, label: str) -> None:
         __tracebackhide__ = True  # noqa: F841
@@ -604,18 +598,9 @@ class Guard:
         _EVENTS.clear()
         if watch:
             tampered += self.state.diff(revert=True) + self.ipython.revert()
-            tampered += _revert_dict(self.builtins, self.builtins_snap, "lesson builtins")
-            binds = set(info.get("binds", ()))
-            for key in set(before) | set(self.ns):
-                if key in binds or key == "__builtins__":
-                    continue
-                old, value = before.get(key, _MISSING), self.ns.get(key, _MISSING)
-                if old is not value:
-                    tampered.append(f"lesson variable {key}")
-                    if old is _MISSING:
-                        del self.ns[key]
-                    else:
-                        self.ns[key] = old
+            tampered += _revert_dict(self.builtins, self.builtins_snap, "lesson builtins.{}")
+            binds = set(info.get("binds", ())) | {"__builtins__"}
+            tampered += _revert_dict(self.ns, before, "lesson variable {}", skip=binds)
         for name, value in injected.items():
             if self.ns.get(name, _MISSING) is value:
                 del self.ns[name]
