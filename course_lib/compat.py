@@ -12,8 +12,8 @@ then this does nothing.
 ``FASTMATH``: the floating-point freedoms of ImplicitALS's conjugate-gradient kernel. With Numba's
 ``fastmath=True`` (all of LLVM's flags) that kernel gave different bits depending on whether Numba
 compiled it in the running process or loaded it from its on-disk cache, and, when compiled, on which
-other signatures of the same kernels the process had compiled before (measured with numba 0.61 /
-llvmlite 0.44, for the host CPU and for ``NUMBA_CPU_NAME=haswell``): a learner's first lesson after
+other signatures of the same kernels the process had compiled before (measured with numba 0.68.1 /
+llvmlite 0.50.0, for the host CPU and for ``NUMBA_CPU_NAME=haswell``): a learner's first lesson after
 an install could print other digits than the second. It takes ``reassoc`` (sums reordered, e.g.
 for SIMD): with ``reassoc`` and ``arcp`` (a division may become a multiplication by a reciprocal)
 the float64 kernel varied in the simplest run, with ``reassoc`` alone the float32 kernel varied after
