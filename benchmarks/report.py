@@ -279,6 +279,19 @@ def chapter_targets(sequential: dict | None, best: dict | None, autoencoders: di
     return rows
 
 
+def als_threads_target(data) -> tuple[str, str, str]:
+    """Issue 22's optional multithreaded ALS, from results/als_threads.json (bench_als_threads.py)."""
+    name = "ImplicitALS multithreaded fit (optional `n_jobs`): the same factors as one thread, faster on 2 cores"
+    if not data or not data.get("rows"):
+        return name, "-", mark(None)
+    parts = "; ".join(f"{r['data']} {r['solver']} {r['dtype']} {r['speed_up']:.2f}x" for r in data["rows"])
+    ok = all(r["identical_factors"] and r["speed_up"] > 1 for r in data["rows"])
+    same = "identical factors in every case" if all(r["identical_factors"] for r in data["rows"]) else \
+        "factors differ in some case"
+    return (name, f"wall-clock speed-up of `n_jobs=2` over 1 (best of {data['repeats']}, interleaved): {parts}; {same}",
+            mark(ok))
+
+
 def target_notes(rows) -> list[str]:
     """Why a target is not met, when the reason is known (from the profiles in benchmarks/README.md)."""
     notes = []
@@ -431,6 +444,7 @@ def build(command: str) -> tuple[str, str]:
     rows = targets(s, seeds, sc, ep, nb, ranking_md)
     rows.append(ann_target(load("ann")))
     rows.extend(peer_targets(load("peers")))
+    rows.append(als_threads_target(load("als_threads")))
     rows.extend(twin_targets(load("surprise")))
     rows.append(best_rmse_target(load("best_rmse")))
     rows.extend(chapter_targets(load("sequential"), load("best_topn"), load("autoencoders")))

@@ -25,6 +25,7 @@ stage           full run                                                        
                 (100k, 1M, 10M ALS + BPR; ~40 min). Needs the peers'
                 install (requirements-peers.txt, or PEERS_SITE=DIR of a
                 ``pip install --target``); without it the stage is skipped
+``als_threads`` bench_als_threads.py: ImplicitALS n_jobs=1 vs 2, 100k and 1M     100k, one repeat
 ``features``    bench_features_sequences.py (lessons 08-09 models, 3 seeds)      skipped
 ``sequential``  bench_sequential.py: SASRec/BERT4Rec vs lesson 09, 3 seeds       skipped
 ``ann``         bench_ann.py: 1M synthetic items + MovieLens (~35 min)           100,000 items (results/quick/)
@@ -73,6 +74,7 @@ def commands(quick: bool) -> dict[str, list[str] | None]:
             "best_topn": py + [str(HERE / "bench_best_topn.py"), "--seeds", "42", "--quick"],
             "best_rmse": py + [str(HERE / "bench_best_rmse.py"), "--folds", "1"],
             "peers": py + [str(HERE / "bench_peers.py"), "--sizes", "100k", "--no-bpr"],
+            "als_threads": py + [str(HERE / "bench_als_threads.py"), "--sizes", "100k", "--repeats", "1"],
             "features": None,
             "sequential": None,
             "ann": py + [str(HERE / "bench_ann.py"), "--quick"],
@@ -90,6 +92,7 @@ def commands(quick: bool) -> dict[str, list[str] | None]:
         "best_topn": py + [str(HERE / "bench_best_topn.py")],
         "best_rmse": py + [str(HERE / "bench_best_rmse.py")],
         "peers": py + [str(HERE / "bench_peers.py")],
+        "als_threads": py + [str(HERE / "bench_als_threads.py")],
         "features": py + [str(HERE / "bench_features_sequences.py")],
         "sequential": py + [str(HERE / "bench_sequential.py")],
         "ann": py + [str(HERE / "bench_ann.py")],
