@@ -36,6 +36,7 @@ run by the tests.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import subprocess
@@ -110,6 +111,20 @@ def latencies(index, Q: np.ndarray, n_single: int, **search) -> dict:
             "batch_wall_ms": round(batch.median_ms, 4)}
 
 
+def sweep_knob(index, Q, truth, cfg: dict, knob: str, values, sweep: list, results) -> None:
+    """Append to ``sweep`` the recall and latencies of ``index`` for each value of its search-time ``knob``
+    (``ef_search`` or ``nprobe``), saving after each, and stop at the first that reaches ``cfg["stop_recall"]``."""
+    for value in values:
+        row = {knob: value, "recall": recall_at_k(index.search(Q, K, **{knob: value})[1], truth),
+               **latencies(index, Q, cfg["single"], **{knob: value})}
+        sweep.append(row)
+        print(f"  {knob} {value:>5}: recall {row['recall']:.4f}  single {row['single_cpu_ms']:.3f} ms CPU  "
+              f"batch {row['batch_cpu_ms']:.3f} ms/query CPU", flush=True)
+        results.save()
+        if row["recall"] >= cfg["stop_recall"]:
+            break
+
+
 def run_catalogue(name: str, X: np.ndarray, Q: np.ndarray, cfg: dict, results: benchlib.Results) -> dict:
     out = {"n_items": int(X.shape[0]), "dim": int(X.shape[1]), "n_queries": int(Q.shape[0]), "k": K,
            "config": cfg, "exact": {}, "hnsw": {}, "ivf": {}}
@@ -138,32 +153,15 @@ def run_catalogue(name: str, X: np.ndarray, Q: np.ndarray, cfg: dict, results: b
               f"({info['memory_mb']:.0f} MB)", flush=True)
         sweep = []
         out["hnsw"][mips] = {**info, "M": cfg["M"], "ef_construction": cfg["ef_construction"], "sweep": sweep}
-        for ef in cfg["ef_search"]:
-            row = {"ef_search": ef, "recall": recall_at_k(index.search(Q, K, ef_search=ef)[1], truth),
-                   **latencies(index, Q, cfg["single"], ef_search=ef)}
-            sweep.append(row)
-            print(f"  ef_search {ef:>5}: recall {row['recall']:.4f}  single {row['single_cpu_ms']:.3f} ms CPU  "
-                  f"batch {row['batch_cpu_ms']:.3f} ms/query CPU", flush=True)
-            results.save()
-            if row["recall"] >= cfg["stop_recall"]:
-                break
+        sweep_knob(index, Q, truth, cfg, "ef_search", cfg["ef_search"], sweep, results)
         del index
 
     index, info = timed_build(X, "ivf", nlist=cfg["nlist"], nprobe=1)
     print(f"ivf: nlist={cfg['nlist']} built in {info['build_wall_s']:.1f} s ({info['memory_mb']:.0f} MB)", flush=True)
     sweep = []
     out["ivf"] = {**info, "nlist": cfg["nlist"], "sweep": sweep}
-    for nprobe in cfg["nprobe"]:
-        if nprobe > cfg["nlist"]:
-            break
-        row = {"nprobe": nprobe, "recall": recall_at_k(index.search(Q, K, nprobe=nprobe)[1], truth),
-               **latencies(index, Q, cfg["single"], nprobe=nprobe)}
-        sweep.append(row)
-        print(f"  nprobe {nprobe:>5}: recall {row['recall']:.4f}  single {row['single_cpu_ms']:.3f} ms CPU  "
-              f"batch {row['batch_cpu_ms']:.3f} ms/query CPU", flush=True)
-        results.save()
-        if row["recall"] >= cfg["stop_recall"]:
-            break
+    sweep_knob(index, Q, truth, cfg, "nprobe", itertools.takewhile(lambda n: n <= cfg["nlist"], cfg["nprobe"]),
+               sweep, results)
     del index
 
     out["chosen"] = choose(out)

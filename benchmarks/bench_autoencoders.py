@@ -38,7 +38,6 @@ import os  # noqa: E402
 for _key, _value in numeric_environment().items():
     os.environ.setdefault(_key, _value)
 
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from course_lib.data import load_movielens  # noqa: E402
@@ -53,6 +52,14 @@ DAE_GRID = [{"n_epochs": e} for e in (10, 20, 40)]
 MD = benchlib.RESULTS / "autoencoders.md"
 
 
+def record(results: benchlib.Results, part: str, row: dict) -> dict:
+    """Append ``row`` to ``results.data[part]``, save the results file and print the row; return it."""
+    results.data[part].append(row)
+    results.save()
+    print(row, flush=True)
+    return row
+
+
 def rating_section(ratings, results: benchlib.Results) -> None:
     train, test = random_split(ratings, 0.1, random_state=42)
     inner, val = random_split(train, 0.1, random_state=1)
@@ -60,19 +67,13 @@ def rating_section(ratings, results: benchlib.Results) -> None:
     for point in AUTOREC_GRID:
         with benchlib.Timer() as t:
             m = AutoRec(n_epochs=60, n_iter_no_change=3, **point).fit(inner, validation=val)
-        row = {"model": "AutoRec", "params": point, "val_rmse": evaluate_ratings(m, val)["rmse"],
-               "best_epoch": int(m.best_epoch_), "fit_cpu_s": t.cpu}
-        tried.append(row)
-        results.data["tuning"].append(row)
-        results.save()
-        print(row, flush=True)
+        tried.append(record(results, "tuning", {"model": "AutoRec", "params": point, "best_epoch": int(m.best_epoch_),
+                                                "val_rmse": evaluate_ratings(m, val)["rmse"], "fit_cpu_s": t.cpu}))
     best = min(tried, key=lambda row: row["val_rmse"])
     with benchlib.Timer() as t:
         m = AutoRec(n_epochs=best["best_epoch"], early_stopping=False, **best["params"]).fit(train)
-    results.data["test"].append({"model": "AutoRec", "params": {**best["params"], "n_epochs": best["best_epoch"]},
-                                 **evaluate_ratings(m, test), "fit_cpu_s": t.cpu})
-    results.save()
-    print(results.data["test"][-1], flush=True)
+    record(results, "test", {"model": "AutoRec", "params": {**best["params"], "n_epochs": best["best_epoch"]},
+                             **evaluate_ratings(m, test), "fit_cpu_s": t.cpu})
 
 
 def ranking_section(ratings, results: benchlib.Results) -> None:
@@ -83,26 +84,19 @@ def ranking_section(ratings, results: benchlib.Results) -> None:
         for point in grid:
             with benchlib.Timer() as t:
                 m = cls(**point).fit(inner)
-            row = {"model": name, "params": point, "val_ndcg@10": evaluate_full_ranking(m, val)["ndcg@10"],
-                   "fit_cpu_s": t.cpu}
-            tried.append(row)
-            results.data["tuning"].append(row)
-            results.save()
-            print(row, flush=True)
+            tried.append(record(results, "tuning", {"model": name, "params": point, "fit_cpu_s": t.cpu,
+                                                    "val_ndcg@10": evaluate_full_ranking(m, val)["ndcg@10"]}))
         best = max(tried, key=lambda row: row["val_ndcg@10"])
         with benchlib.Timer() as t:
             m = cls(**best["params"]).fit(train)
-        results.data["test"].append({"model": name, "params": best["params"], **evaluate_full_ranking(m, test),
-                                     "fit_cpu_s": t.cpu})
-        results.save()
-        print(results.data["test"][-1], flush=True)
+        record(results, "test", {"model": name, "params": best["params"], **evaluate_full_ranking(m, test),
+                                 "fit_cpu_s": t.cpu})
     for name, make in (("EASE (reference)", lambda: EASE(lam=500)),
                        ("implicit ALS (reference)", lambda: ImplicitALS(n_factors=64, alpha=3, reg=30))):
         with benchlib.Timer() as t:
             m = make().fit(train)
-        results.data["test"].append({"model": name, "params": m.get_params(), **evaluate_full_ranking(m, test),
-                                     "fit_cpu_s": t.cpu})
-        results.save()
+        record(results, "test", {"model": name, "params": m.get_params(), **evaluate_full_ranking(m, test),
+                                 "fit_cpu_s": t.cpu})
 
 
 def write_markdown(results: benchlib.Results) -> None:
