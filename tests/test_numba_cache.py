@@ -61,8 +61,8 @@ def _fit_in_fresh_process(cache: Path, profile: bool, order: str) -> dict:
     env.update(NUMBA_CACHE_DIR=str(cache), PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
     if profile:  # the lessons' numeric profile: Numba compiles for Haswell
         env.update(NUMBA_CPU_NAME="haswell", NUMBA_CPU_FEATURES="")
-    done = subprocess.run([sys.executable, "-c", f"ORDER = {order!r}\n" + SCRIPT], env=env, cwd=ROOT, capture_output=True, text=True,
-                          timeout=600)
+    code = f"ORDER = {order!r}\n" + SCRIPT
+    done = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
