@@ -101,13 +101,16 @@ def test_lesson_outputs_have_no_machine_paths_or_errors(path):
 @pytest.mark.parametrize("path", LESSON_PATHS, ids=[p.name for p in LESSON_PATHS])
 def test_lesson_navigation_and_exercise_metadata_are_current(path):
     import nbformat
-    from lessons import apply_exercise_metadata, navigation_markdown
+    from lessons import SYLLABUS_HEADING, WELCOME, apply_exercise_metadata, navigation_markdown, welcome_syllabus
 
     nb = nbformat.read(path, as_version=4)
     nav = navigation_markdown(path.name)
     assert nb.cells[0].source == nav and nb.cells[-1].source == nav, "stale navigation: run tools/lessons.py tidy"
     for target in re.findall(r"\]\(([^)#]+)", nav):
         assert (path.parent / target).is_file(), f"broken navigation link {target}"
+    if path.name == WELCOME:  # lesson 00's syllabus table is generated from course/syllabus.py, like the README's
+        syllabus = [c.source for c in nb.cells if c.source.startswith(SYLLABUS_HEADING + "\n")]
+        assert syllabus == [welcome_syllabus()], "lesson 00's syllabus is stale: run tools/lessons.py tidy"
     before = [c.metadata.get("nbgrader") for c in nb.cells]
     problems = apply_exercise_metadata(nb)
     assert not problems, problems

@@ -130,6 +130,31 @@ def apply_navigation(nb, file: str) -> None:
             nb.cells.append(nav_cell())
 
 
+WELCOME = "00_welcome.ipynb"
+SYLLABUS_HEADING = "## Syllabus"
+
+
+def welcome_syllabus() -> str:
+    """Lesson 00's syllabus cell: every lesson of course/syllabus.py, linked when its notebook exists."""
+    rows = [SYLLABUS_HEADING, "", "| lesson | what it teaches | tools |", "| --- | --- | --- |"]
+    for lesson in LESSONS:
+        label = f"[{lesson.label}]({lesson.file})" if (NOTEBOOKS / lesson.file).is_file() else lesson.label
+        rows.append(f"| {label} | {lesson.teaches} | {lesson.frameworks} |")
+    rows += ["", "Lessons that are not in your `notebooks/` folder yet are still being written; the navigation",
+             "links at the top and bottom of each lesson only point to lessons that exist."]
+    return "\n".join(rows)
+
+
+def apply_syllabus(nb, file: str) -> None:
+    """Rewrite lesson 00's ``## Syllabus`` cell from course/syllabus.py (the README's table has the same source)."""
+    if file != WELCOME:
+        return
+    cells = [c for c in nb.cells if c.cell_type == "markdown" and c.source.startswith(SYLLABUS_HEADING + "\n")]
+    if len(cells) != 1:
+        raise ValueError(f"{file}: expected one markdown cell starting with {SYLLABUS_HEADING!r}, found {len(cells)}")
+    cells[0].source = welcome_syllabus()
+
+
 def execute(path: Path, timeout: int = 600) -> float:
     """Run ``path`` top to bottom in a fresh kernel with CI's environment; write outputs in place."""
     from nbclient import NotebookClient
@@ -152,6 +177,7 @@ def tidy(path: Path) -> list[str]:
         cell.metadata.pop("execution", None)
     problems = apply_exercise_metadata(nb)
     apply_navigation(nb, path.name)
+    apply_syllabus(nb, path.name)
     nb.metadata["kernelspec"] = KERNELSPEC
     nbformat.write(nb, path)
     return problems
