@@ -32,6 +32,12 @@ RESULTS = ROOT / "benchmarks" / "results" / "notebooks.json"
 
 
 def main(argv: list[str]) -> int:
+    known = {f"{lesson.number:02d}" for lesson in ready_lessons()}
+    unknown = [arg for arg in argv if arg not in known]
+    if unknown:  # "--help" or a typo must not rewrite the results with no lesson run
+        print(__doc__.strip().splitlines()[0] + "\n\nusage: bench_notebooks.py [NN ...]  (lesson numbers: "
+              f"{' '.join(sorted(known))}); not a lesson: {' '.join(unknown)}", file=sys.stderr)
+        return 2
     lessons = [lesson for lesson in ready_lessons() if not argv or f"{lesson.number:02d}" in argv]
     previous = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {"seconds": {}}
     seconds = previous.get("seconds", {})
