@@ -165,6 +165,30 @@ def test_text_encoders():
         TextEncoder(8, 5, "lstm")
 
 
+def test_the_cnn_title_encoder_is_a_width_3_convolution_without_onednn():
+    """The windows-times-matrix convolution equals ``F.conv1d(padding=1)`` at every position, forward
+    and backward, and no oneDNN convolution runs (its rounding depends on the CPU)."""
+    torch.manual_seed(0)
+    cnn = TextEncoder(20, 6, "cnn")
+    tokens = torch.randint(1, 20, (5, 7))
+    x = cnn.emb(tokens)
+    windows = torch.nn.functional.pad(x, (0, 0, 1, 1)).unfold(1, 3, 1).flatten(2)
+    ours = torch.nn.functional.linear(windows, cnn.conv.weight.flatten(1), cnn.conv.bias)
+    ref = torch.nn.functional.conv1d(x.transpose(1, 2), cnn.conv.weight, cnn.conv.bias, padding=1).transpose(1, 2)
+    np.testing.assert_allclose(ours.detach(), ref.detach(), rtol=1e-5, atol=1e-6)
+    out = cnn(tokens)
+    np.testing.assert_allclose(out.detach(), torch.relu(ref).amax(1).detach(), rtol=1e-5, atol=1e-6)
+    out.sum().backward()
+    grad = cnn.conv.weight.grad.clone()
+    cnn.zero_grad()
+    torch.relu(torch.nn.functional.conv1d(cnn.emb(tokens).transpose(1, 2), cnn.conv.weight, cnn.conv.bias,
+                                          padding=1)).amax(2).sum().backward()
+    np.testing.assert_allclose(grad, cnn.conv.weight.grad, rtol=1e-5, atol=1e-6)
+    with torch.autograd.profiler.profile() as prof:
+        cnn(tokens)
+    assert not [e.name for e in prof.function_events if "conv" in e.name or "mkldnn" in e.name]
+
+
 def test_fusions():
     torch.manual_seed(0)
     parts = torch.randn(4, 3, 6)

@@ -50,11 +50,18 @@ _CATEGORICAL = ("age", "gender", "occupation", "year")
 
 
 class TextEncoder(nn.Module):
-    """Title tokens ``(batch, length)`` (0 = padding) to a vector ``(batch, dim)``.
+    r"""Title tokens ``(batch, length)`` (0 = padding) to a vector ``(batch, dim)``.
 
     ``kind="bag"``: mean of the token embeddings; ``"cnn"``: a width-3 convolution, ReLU and max
     pooling over the positions; ``"gru"``: the GRU's hidden state after the last token. An empty
     title gives the zero vector.
+
+    The convolution keeps its parameters in an ``nn.Conv1d`` (``conv.weight``: ``(d, d, 3)``) but is
+    computed as windows times a matrix, :math:`h_t = W\,[x_{t-1}; x_t; x_{t+1}] + b` with
+    ``Tensor.unfold`` and ``F.linear`` (zero padding at both ends, as ``padding=1``), the way lesson
+    09's Caser computes its convolutions: ``nn.Conv1d`` itself runs oneDNN's kernels, whose rounding
+    depends on the CPU beyond what the course's numeric profile pins. ``tests/test_features.py``
+    checks the result against ``F.conv1d``.
     """
 
     def __init__(self, vocab_size: int, dim: int, kind: str = "bag"):
@@ -82,7 +89,8 @@ class TextEncoder(nn.Module):
         if self.kind == "bag":
             return (x * mask).sum(1) / n.clamp(min=1)
         if self.kind == "cnn":
-            h = torch.relu(self.conv(x.transpose(1, 2))).transpose(1, 2)   # (B, L, d), >= 0
+            windows = nn.functional.pad(x, (0, 0, 1, 1)).unfold(1, 3, 1).flatten(2)  # (B, L, d * 3)
+            h = torch.relu(nn.functional.linear(windows, self.conv.weight.flatten(1), self.conv.bias))  # (B, L, d)
             return (h * mask).max(1).values                    # padding contributes 0 (ReLU >= 0)
         out, _ = self.gru(x)                                   # (B, L, d); padding is at the end
         last = (n.long().squeeze(1) - 1).clamp(min=0)
