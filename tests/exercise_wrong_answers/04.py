@@ -123,4 +123,24 @@ WRONG = {
             "order = np.argsort(u_idx, kind='stable')\n"
             "u_idx, i_idx, r = u_idx[order], i_idx[order], r[order]\n" + LOOP.format(copy="P[u].copy(), Q[i].copy()"))),
     ],
+    "ex4_6": [  # a valid unfitted rating model passes the self-check, which checks the contract only
+        W("this lesson's defaults: the bar itself, not 0.025 below it", body="return BiasedMF(random_state=0)",
+          target="hidden"),
+        W("the bias baseline (lesson 02)", body="return BaselineOnly()", target="hidden"),
+        W("the global mean", body="from course_lib.models import GlobalMean\nreturn GlobalMean()", target="hidden"),
+        W("SVD++ with Surprise's defaults: below biased MF, by less than 0.025",
+          body="return SVDpp(random_state=0, fast=True)", target="hidden"),
+        W("item-based KNNBaseline with pearson_baseline (lesson 03): close, not enough",
+          body="from course_lib.models import KNNBaseline\nreturn KNNBaseline(sim='pearson_baseline', user_based=False)",
+          target="hidden"),
+        W("a larger penalty and more epochs alone, without the smaller initialisation and step",
+          body="return BiasedMF(reg_all=0.1, n_epochs=40, random_state=0)", target="hidden"),
+        W("EASE: a ranking model, whose scores are not ratings",
+          body="from course_lib.models import EASE\nreturn EASE()"),
+        W("a model fitted on all of MovieLens (it has seen the test ratings)",
+          body="return BiasedMF(n_factors=100, n_epochs=94, lr_all=0.005, reg_all=0.08, reg_bu=0.02, reg_bi=0.02, "
+               "init_std_dev=0.01, random_state=0, fast=True).fit(ratings)"),
+        W("a Surprise model instead of a course model", body="import surprise\nreturn surprise.SVD()"),
+        W("no model", body="return None"),
+    ],
 }
