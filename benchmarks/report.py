@@ -511,7 +511,7 @@ def build(command: str) -> tuple[str, str]:
     readme = ["## Performance", "",
               "Measured by the benchmark suite in `benchmarks/` (run by hand, not by the tests): "
               "`make bench` or `.venv/bin/python benchmarks/run_all.py` (`--quick` for a short run). "
-              f"Full tables, the machine and the load during each run: "
+              "Full tables, the machine and the load during each run: "
               "[benchmarks/results/summary.md](benchmarks/results/summary.md).", "",
               f"Machine: {machine_text(machine)}; shared with other jobs (load averages in the summary).", "",
               target_md, ""]

@@ -790,7 +790,6 @@ def _bpr_step(u, i, j, P, Q, bi, lr, reg, reg_b):  # pragma: no cover - compiled
 @numba.njit(cache=True)
 def _bpr_epoch(us, is_, js, P, Q, bi, lr, reg, reg_b):  # pragma: no cover - compiled
     """One SGD pass over the triples ``(us[k], is_[k], js[k])``; returns the sum of -log sigma(x_uij)."""
-    n_factors = P.shape[1]
     total = 0.0
     for k in range(len(us)):
         u, i, j = us[k], is_[k], js[k]

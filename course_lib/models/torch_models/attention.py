@@ -302,7 +302,7 @@ class _AttentionRecommender(NextItemModel):
     # -- fitting ------------------------------------------------------------------------
     def _check_training(self) -> dict:
         length = check_positive_int(self.max_len, "max_len", minimum=self._min_len)
-        dropout = check_rate(self.dropout, "dropout")
+        check_rate(self.dropout, "dropout")
         if not isinstance(self.mask_seen, (bool, np.bool_)):
             raise TypeError(f"mask_seen must be True or False, got {self.mask_seen!r}")
         _check_width(self.n_factors, self.n_heads)

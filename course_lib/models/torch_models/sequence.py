@@ -26,7 +26,6 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 import numpy as np
-import pandas as pd
 import torch
 from torch import nn
 from torch.nn import functional as F

@@ -27,7 +27,6 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ...features import FeatureEncoder
 from ...interactions import HeldOut, Interactions
 from ...retrieval import sampling_probability, tower_cardinalities, tower_inputs
 from ..towers import TwoTowerModel
