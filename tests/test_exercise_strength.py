@@ -31,8 +31,6 @@ READY = [lesson.file for lesson in ready_lessons()]
 REVEALING = {
     "ex5_2_check": "compares with the course's SimpleRNN.step on the same inputs",
     "ex7_2_check": "compares with EASE(lam).fit(...).B_, which the learner can call",
-    "ex8_2_check": "computes the expected mean from the same table with pandas",
-    "ex15_2_check": "compares with two calls of temporal_split, which the learner can make",
 }
 
 

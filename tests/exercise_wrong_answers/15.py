@@ -52,6 +52,8 @@ WRONG = {
             't0, t1 = int(pd.Timestamp(start).timestamp() * 1000), int(pd.Timestamp(end).timestamp() * 1000)\n'
             'ts = ratings["timestamp"]\nreturn ratings[ts < t0], ratings[(ts >= t0) & (ts < t1)]')),
         W("train runs up to the end of the window", body=T + "return ratings[ts < t1], ratings[(ts >= t0) & (ts < t1)]"),
+        W("a fresh index (reset_index) instead of the original one", body=(
+            T + "return ratings[ts < t0].reset_index(drop=True), ratings[(ts >= t0) & (ts < t1)].reset_index(drop=True)")),
     ],
     "ex15_3": [  # a valid unfitted course model passes the self-check, which checks the contract only
         W("popularity: the baseline to beat", body="return Popularity()", target="hidden"),
