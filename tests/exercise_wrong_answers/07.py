@@ -13,8 +13,7 @@ WRONG = {
         W("negative minus positive", body=(
             "d = np.asarray(neg_scores, dtype=float) - np.asarray(pos_scores, dtype=float)\n"
             "return float(np.mean(np.logaddexp(0.0, -d)))")),
-        W("sum instead of mean", body=D + "return float(np.sum(np.logaddexp(0.0, -d)))",
-          weak={"ex7_1_hidden": "every hidden case has a single pair, where the sum is the mean"}),
+        W("sum instead of mean", body=D + "return float(np.sum(np.logaddexp(0.0, -d)))"),
         W("forgets the minus sign", body=D + "return float(-np.mean(np.logaddexp(0.0, -d)))"),
     ],
     "ex7_2": [

@@ -21,8 +21,7 @@ WRONG = {
                                 "calls age_group"}),
         W("returns a Python list, not a NumPy array",
           body=f"return [int(x) for x in np.searchsorted({BINS}, np.asarray(ages), side='right') + 1]",
-          weak={"ex8_1_check": "check_array accepts lists",
-                "ex8_1_hidden": "np.array_equal accepts lists; the test could check isinstance(..., np.ndarray)"}),
+          weak={"ex8_1_check": "check_array accepts lists"}),
     ],
     "ex8_2": [
         W("only the first listed (primary) genre counts", body=(

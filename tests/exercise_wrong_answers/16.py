@@ -17,9 +17,7 @@ WRONG = {
         W("compares the last epoch's validation loss, not the best one", body=(
             "wd = min(histories, key=lambda w: histories[w]['val_loss'].iloc[-1])\n"
             "h = histories[wd]\n"
-            "return wd, int(h['val_loss'].idxmin()), float(np.sqrt(h['val_loss'].min()))"),
-          weak={"ex16_2_hidden": "in the lesson's grid the weight decay with the best last epoch also has the best "
-                                 "epoch, and the other hidden case has one weight decay only"}),
+            "return wd, int(h['val_loss'].idxmin()), float(np.sqrt(h['val_loss'].min()))")),
         W("returns the loss, not the RMSE", body=(
             "wd = min(histories, key=lambda w: histories[w]['val_loss'].min())\n"
             "h = histories[wd]\n"
