@@ -11,10 +11,8 @@ WRONG = {
         W("the raw dot product, no sigmoid", body=START + "return b + b_u[u] + b_i[i] + (P[u] * Q[i]).sum(axis=1)"),
         W("the sigmoid without the rating range", body=START + (
             "x = b + b_u[u] + b_i[i] + (P[u] * Q[i]).sum(axis=1)\nreturn 1 / (1 + np.exp(-x))")),
-        W("forgets the biases", body=START + "x = (P[u] * Q[i]).sum(axis=1)\n" + SCALED,
-          weak={"ex6_1_check": "the self-check's biases are all 0"}),
-        W("forgets the global bias b", body=START + "x = b_u[u] + b_i[i] + (P[u] * Q[i]).sum(axis=1)\n" + SCALED,
-          weak={"ex6_1_check": "the self-check's biases are all 0"}),
+        W("forgets the biases", body=START + "x = (P[u] * Q[i]).sum(axis=1)\n" + SCALED),
+        W("forgets the global bias b", body=START + "x = b_u[u] + b_i[i] + (P[u] * Q[i]).sum(axis=1)\n" + SCALED),
         W("the range upside down", body=START + (
             "x = b + b_u[u] + b_i[i] + (P[u] * Q[i]).sum(axis=1)\n"
             "low, high = y_range\nreturn high + (low - high) / (1 + np.exp(-x))")),

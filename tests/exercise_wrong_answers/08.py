@@ -20,8 +20,7 @@ WRONG = {
                 "ex8_1_hidden": "the values are right; the test could make features.age_bucket raise while it "
                                 "calls age_group"}),
         W("returns a Python list, not a NumPy array",
-          body=f"return [int(x) for x in np.searchsorted({BINS}, np.asarray(ages), side='right') + 1]",
-          weak={"ex8_1_check": "check_array accepts lists"}),
+          body=f"return [int(x) for x in np.searchsorted({BINS}, np.asarray(ages), side='right') + 1]"),
     ],
     "ex8_2": [
         W("only the first listed (primary) genre counts", body=(
