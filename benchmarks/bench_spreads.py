@@ -1,0 +1,308 @@
+"""The comparisons lessons 02-04 make on one split, repeated over split seeds: mean, spread, paired gaps.
+
+    .venv/bin/python benchmarks/bench_spreads.py                       # every section, seeds 42,1,2,3,4 (~6 CPU min)
+    .venv/bin/python benchmarks/bench_spreads.py --sections 03-slope-one --seeds 42,1
+
+A lesson shows a model comparison on one split (seed 42) and draws a conclusion from it. This
+benchmark re-runs exactly the lesson's code on other split seeds, so the lesson can say whether its
+conclusion survives another draw. Seed 42 is the lesson's own split: its row reproduces the lesson's
+printed numbers (the script prints them, so a drift is visible). Models keep the lesson's own
+``random_state`` (0, or none for the deterministic ones), so what varies is the split, and, for
+the validation sections, the validation part carved from it.
+
+Sections (each names the lesson and the cells whose claim it tests):
+
+* ``02-groups`` -- lesson 02, cells 62-65: NDCG@10 per group of users (women / men; light / medium /
+  heavy thirds by training ratings) for the bias model and Popularity; stratified 75/25 per user.
+* ``02-classify`` -- lesson 02, cells 75-85: a like is a rating >= 4, predicted when the score >= 3.5;
+  accuracy, F1, global and per-user AUC of the bias model, the user's mean and "always a like";
+  random 80/20.
+* ``02-beyond`` -- lesson 02, cells 93-96: NDCG@10, intra-list diversity (genres), ARP, long-tail
+  share and miscalibration of the bias model, Popularity and ``EASE(lam=500)``; stratified 75/25.
+* ``03-k`` -- lesson 03, cells 49-54: validation RMSE of ``KNNWithMeans`` (msd) for k in 1..160,
+  user- and item-based, on ``random_split(train, 0.1, random_state=1)``; the best k per seed and the
+  gap between k = 40 (the default) and the best.
+* ``03-slope-one`` -- lesson 03, cells 56 and 80: test RMSE of the six k-NN models and Slope One on
+  random 80/20; where Slope One ranks.
+* ``04-models`` -- lesson 04, cells 43, 64, 73 and 84: test RMSE of the bias baseline, truncated SVD
+  (k = 20), biased MF (Surprise SVD's defaults), biased MF k = 20 with gamma = 0.007, SVD++ and NMF
+  with their defaults, and ALS (k = 20, 10 epochs, lambda = 0.1); random 80/20.
+* ``04-curves`` -- lesson 04, cells 46-54: best validation RMSE over 40 epochs of biased MF
+  (gamma = 0.01) for lambda in {0, 0.02, 0.1} (k = 50) and for k in {1, 5, 20, 50, 100} x lambda in
+  {0.02, 0.1}, with the epoch of the best; validation = ``random_split(train, 0.1, random_state=1)``.
+
+Output: ``results/spreads.json`` (every row) and ``results/spreads.md`` (mean ± std (ddof=1) over
+seeds [min, max], and the paired differences each lesson's claim rests on, seed by seed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import benchlib  # noqa: E402
+
+benchlib.single_thread()
+
+import os  # noqa: E402
+
+from course.reproducibility import numeric_environment  # noqa: E402
+
+for _key, _value in numeric_environment().items():  # the lessons' numeric profile, so seed 42 is the lesson's bits
+    os.environ.setdefault(_key, _value)
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from course_lib import beyond_accuracy as ba  # noqa: E402
+from course_lib import metrics  # noqa: E402
+from course_lib.data import genre_matrix, load_movielens  # noqa: E402
+from course_lib.evaluate import evaluate_ratings, relevant_items, top_k  # noqa: E402
+from course_lib.models import (ALS, EASE, NMF, SVDpp, BaselineOnly, BiasedMF, KNNBaseline, KNNBasic,  # noqa: E402
+                               KNNWithMeans, Popularity, PureSVD, SlopeOne)
+from course_lib.split import random_split, stratified_split  # noqa: E402
+
+SEEDS = "42,1,2,3,4"
+
+
+def _rmse(model, test) -> float:
+    return float(evaluate_ratings(model, test)["rmse"])
+
+
+# ---------------------------------------------------------------- lesson 02
+def groups(ml, seed: int) -> list[dict]:
+    ratings = ml.ratings
+    train_s, test_s = stratified_split(ratings, test_size=0.25, random_state=seed)
+    relevant = relevant_items(test_s)
+    n_train = train_s.user_id.value_counts()
+    third = pd.qcut(n_train, 3, labels=["light", "medium", "heavy"])
+    gender = ml.users.set_index("user_id").gender
+    grp = {"women": gender.index[gender == "F"], "men": gender.index[gender == "M"],
+           **{f"{t} users": third.index[third == t] for t in ["light", "medium", "heavy"]}}
+    rows = []
+    for name, model in (("biases, ALS", BaselineOnly()), ("Popularity", Popularity())):
+        recs = top_k(model.fit(train_s), relevant, k=10)
+        for g, users in grp.items():
+            users = [u for u in users if u in relevant]
+            rows.append({"model": name, "metric": f"NDCG@10 {g}",
+                         "value": metrics.ndcg_at_k({u: recs[u] for u in users}, {u: relevant[u] for u in users}, k=10)})
+    return rows
+
+
+def classify(ml, seed: int) -> list[dict]:
+    train, test = random_split(ml.ratings, test_size=0.2, random_state=seed)
+    liked = (test.rating >= 4).to_numpy().astype(int)
+    user_mean = train.groupby("user_id").rating.mean()
+    scores = {"biases": BaselineOnly().fit(train).test(test).est.to_numpy(),
+              "user's mean only": test.user_id.map(user_mean).fillna(train.rating.mean()).to_numpy(),
+              "always a like": np.full(len(test), 5.0)}
+    frame = test.assign(liked=liked, **scores)
+    both = frame.groupby("user_id").liked.transform("nunique") == 2
+    rows = []
+    for name, s in scores.items():
+        y_hat = (s >= 3.5).astype(int)
+        per_user = frame[both].groupby("user_id")[["liked", name]].apply(lambda g: metrics.roc_auc(g.liked, g[name]))
+        for metric, value in {"accuracy": np.mean(liked == y_hat), "F1": metrics.f1(liked, y_hat),
+                              "AUC (global)": metrics.roc_auc(liked, s), "AUC (per user)": per_user.mean()}.items():
+            rows.append({"model": name, "metric": metric, "value": float(value)})
+    return rows
+
+
+def beyond(ml, seed: int) -> list[dict]:
+    train_s, test_s = stratified_split(ml.ratings, test_size=0.25, random_state=seed)
+    relevant = relevant_items(test_s)
+    G = genre_matrix(ml.movies)
+    phi = ba.item_popularity(train_s)
+    rows = []
+    for name, model in (("biases, ALS", BaselineOnly()), ("Popularity", Popularity()), ("EASE", EASE(lam=500))):
+        recs = top_k(model.fit(train_s), relevant, k=10)
+        for metric, value in {"NDCG@10": metrics.ndcg_at_k(recs, relevant, 10),
+                              "ILD (genres)": ba.intra_list_diversity(recs, G),
+                              "ARP": ba.average_recommendation_popularity(recs, phi),
+                              "long-tail share": ba.long_tail_share(recs, phi),
+                              "miscalibration": ba.miscalibration(recs, train_s, G)}.items():
+            rows.append({"model": name, "metric": metric, "value": float(value)})
+    return rows
+
+
+# ---------------------------------------------------------------- lesson 03
+def knn_k(ml, seed: int) -> list[dict]:
+    train, _ = random_split(ml.ratings, 0.2, random_state=seed)
+    fit_part, valid = random_split(train, 0.1, random_state=1)
+    rows = []
+    for side, user_based in (("user-based", True), ("item-based", False)):
+        for k in (1, 2, 5, 10, 20, 40, 80, 160):
+            rows.append({"model": f"KNNWithMeans {side}", "metric": f"val RMSE k={k}",
+                         "value": _rmse(KNNWithMeans(k=k, user_based=user_based).fit(fit_part), valid)})
+        curve = {int(r["metric"].split("=")[1]): r["value"] for r in rows[-8:]}
+        best = min(curve, key=curve.get)
+        rows += [{"model": f"KNNWithMeans {side}", "metric": "best k", "value": float(best)},
+                 {"model": f"KNNWithMeans {side}", "metric": "val RMSE k=40 minus best", "value": curve[40] - curve[best]}]
+    return rows
+
+
+KNN_RULES = {"basic": lambda ub: KNNBasic(user_based=ub), "means": lambda ub: KNNWithMeans(user_based=ub),
+             "baseline": lambda ub: KNNBaseline(sim="pearson_baseline", user_based=ub)}
+
+
+def slope_one(ml, seed: int) -> list[dict]:
+    train, test = random_split(ml.ratings, 0.2, random_state=seed)
+    rows = [{"model": f"k-NN {rule}, {side}", "metric": "test RMSE", "value": _rmse(make(ub).fit(train), test)}
+            for rule, make in KNN_RULES.items() for side, ub in (("user-based", True), ("item-based", False))]
+    rows.append({"model": "Slope One", "metric": "test RMSE", "value": _rmse(SlopeOne().fit(train), test)})
+    order = sorted(rows, key=lambda r: r["value"])
+    rank = 1 + [r["model"] for r in order].index("Slope One")
+    return rows + [{"model": "Slope One", "metric": "rank among the 7 (1 = best)", "value": float(rank)}]
+
+
+# ---------------------------------------------------------------- lesson 04
+def mf_models(ml, seed: int) -> list[dict]:
+    train, test = random_split(ml.ratings, 0.2, random_state=seed)
+    models = {"bias baseline": BaselineOnly(), "truncated SVD, k=20": PureSVD(n_factors=20),
+              "biased MF, k=100 (SVD defaults)": BiasedMF(random_state=0),
+              "biased MF, k=20, gamma=0.007": BiasedMF(n_factors=20, lr_all=0.007, random_state=0),
+              "SVD++ (defaults)": SVDpp(random_state=0), "NMF (defaults)": NMF(random_state=0),
+              "ALS, k=20, lambda=0.1": ALS(n_factors=20, n_epochs=10, reg=0.1, random_state=0)}
+    return [{"model": name, "metric": "test RMSE", "value": _rmse(m.fit(train), test)} for name, m in models.items()]
+
+
+def mf_curves(ml, seed: int) -> list[dict]:
+    train, _ = random_split(ml.ratings, 0.2, random_state=seed)
+    fit_part, val = random_split(train, 0.1, random_state=1)
+
+    def best(k: int, lam: float) -> tuple[float, int]:
+        h = BiasedMF(n_factors=k, n_epochs=40, lr_all=0.01, reg_all=lam, random_state=0, fast=True) \
+            .fit(fit_part, validation=val).history_["val_rmse"]
+        return float(h.min()), int(h.idxmin())
+
+    rows = []
+    for lam in (0.0, 0.02, 0.1):
+        value, epoch = best(50, lam)
+        rows += [{"model": f"k=50, lambda={lam}", "metric": "best val RMSE", "value": value},
+                 {"model": f"k=50, lambda={lam}", "metric": "best epoch", "value": float(epoch)}]
+    for lam in (0.02, 0.1):
+        curve = {k: best(k, lam)[0] for k in (1, 5, 20, 50, 100)}
+        rows += [{"model": f"lambda={lam}", "metric": f"best val RMSE k={k}", "value": v} for k, v in curve.items()]
+        rows.append({"model": f"lambda={lam}", "metric": "best k", "value": float(min(curve, key=curve.get))})
+    return rows
+
+
+SECTIONS = {"02-groups": (groups, "lesson 02, cells 62-65: NDCG@10 by group, stratified 75/25 per user"),
+            "02-classify": (classify, "lesson 02, cells 75-85: like = rating >= 4, predicted at score >= 3.5; random 80/20"),
+            "02-beyond": (beyond, "lesson 02, cells 93-96: beyond accuracy, stratified 75/25 per user"),
+            "03-k": (knn_k, "lesson 03, cells 49-54: KNNWithMeans (msd), validation RMSE by k"),
+            "03-slope-one": (slope_one, "lesson 03, cells 56 and 80: test RMSE, random 80/20"),
+            "04-models": (mf_models, "lesson 04, cells 43, 64, 73, 84: test RMSE, random 80/20"),
+            "04-curves": (mf_curves, "lesson 04, cells 46-54: biased MF, best validation RMSE over 40 epochs")}
+
+#: the paired differences (a minus b, per seed) that the lessons' claims rest on: (section, metric a, model a, metric b, model b)
+PAIRS = [
+    ("02-groups", "NDCG@10 women", "Popularity", "NDCG@10 men", "Popularity"),
+    ("02-groups", "NDCG@10 women", "biases, ALS", "NDCG@10 men", "biases, ALS"),
+    ("02-groups", "NDCG@10 heavy users", "Popularity", "NDCG@10 light users", "Popularity"),
+    ("02-classify", "F1", "always a like", "F1", "user's mean only"),
+    ("02-classify", "F1", "biases", "F1", "always a like"),
+    ("02-classify", "AUC (global)", "user's mean only", "AUC (global)", "always a like"),
+    ("02-beyond", "ILD (genres)", "Popularity", "ILD (genres)", "biases, ALS"),
+    ("02-beyond", "ILD (genres)", "Popularity", "ILD (genres)", "EASE"),
+    ("02-beyond", "ILD (genres)", "EASE", "ILD (genres)", "biases, ALS"),
+    ("02-beyond", "miscalibration", "EASE", "miscalibration", "Popularity"),
+    ("02-beyond", "long-tail share", "biases, ALS", "long-tail share", "EASE"),
+    ("03-slope-one", "test RMSE", "Slope One", "test RMSE", "k-NN means, user-based"),
+    ("03-slope-one", "test RMSE", "Slope One", "test RMSE", "k-NN means, item-based"),
+    ("03-slope-one", "test RMSE", "Slope One", "test RMSE", "k-NN basic, item-based"),
+    ("04-models", "test RMSE", "biased MF, k=100 (SVD defaults)", "test RMSE", "bias baseline"),
+    ("04-models", "test RMSE", "truncated SVD, k=20", "test RMSE", "bias baseline"),
+    ("04-models", "test RMSE", "NMF (defaults)", "test RMSE", "biased MF, k=100 (SVD defaults)"),
+    ("04-models", "test RMSE", "SVD++ (defaults)", "test RMSE", "biased MF, k=20, gamma=0.007"),
+    ("04-models", "test RMSE", "biased MF, k=20, gamma=0.007", "test RMSE", "biased MF, k=100 (SVD defaults)"),
+    ("04-models", "test RMSE", "ALS, k=20, lambda=0.1", "test RMSE", "SVD++ (defaults)"),
+    ("04-curves", "best val RMSE", "k=50, lambda=0.1", "best val RMSE", "k=50, lambda=0.02"),
+    ("04-curves", "best val RMSE", "k=50, lambda=0.02", "best val RMSE", "k=50, lambda=0.0"),
+    ("04-curves", "best val RMSE k=100", "lambda=0.1", "best val RMSE k=1", "lambda=0.1"),
+    ("04-curves", "best val RMSE k=100", "lambda=0.02", "best val RMSE k=1", "lambda=0.02"),
+]
+
+
+def stats(values) -> dict:
+    v = np.asarray(values, float)
+    return {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0,
+            "min": float(v.min()), "max": float(v.max()), "n": int(len(v))}
+
+
+def summarise(runs: list[dict]) -> dict:
+    frame = pd.DataFrame(runs)
+    out: dict = {"cells": {}, "pairs": []}
+    for (section, model, metric), g in frame.groupby(["section", "model", "metric"], sort=False):
+        out["cells"].setdefault(section, []).append({"model": model, "metric": metric, **stats(g.value)})
+    for section, ma, a, mb, b in PAIRS:
+        f = frame[frame.section == section]
+        va = f[(f.model == a) & (f.metric == ma)].set_index("seed").value
+        vb = f[(f.model == b) & (f.metric == mb)].set_index("seed").value
+        d = (va - vb).dropna()
+        if len(d):
+            out["pairs"].append({"section": section, "a": f"{a}: {ma}", "b": f"{b}: {mb}", **stats(d),
+                                 "same sign on every seed": bool((d > 0).all() or (d < 0).all()),
+                                 "per seed": {int(s): float(x) for s, x in d.items()}})
+    return out
+
+
+def markdown(data: dict) -> str:
+    lines = ["# bench_spreads.py results", "",
+             f"MovieLens 100K. Each lesson's comparison re-run on split seeds {data['seeds']} (42 is the lesson's split); "
+             "the models keep the lesson's own random_state, so what varies is the split. Mean ± std (ddof=1) over "
+             "the seeds [min, max]. Command: `" + data["command"] + "`.", ""]
+    for section, cells in data["summary"]["cells"].items():
+        lines += [f"## {section}: {SECTIONS[section][1]}", "", "| model | metric | mean ± std [min, max] | seed 42 |",
+                  "|---|---|---|---|"]
+        seed42 = {(r["model"], r["metric"]): r["value"] for r in data["runs"] if r["section"] == section and r["seed"] == 42}
+        for c in cells:
+            v42 = seed42.get((c["model"], c["metric"]))
+            lines.append(f"| {c['model']} | {c['metric']} | {c['mean']:.4f} ± {c['std']:.4f} [{c['min']:.4f}, {c['max']:.4f}] | "
+                         + ("" if v42 is None else f"{v42:.4f}") + " |")
+        pairs = [p for p in data["summary"]["pairs"] if p["section"] == section]
+        if pairs:
+            lines += ["", "Paired differences (a minus b on the same split):", "",
+                      "| a | b | mean ± std [min, max] | same sign on every seed |", "|---|---|---|---|"]
+            lines += [f"| {p['a']} | {p['b']} | {p['mean']:+.4f} ± {p['std']:.4f} [{p['min']:+.4f}, {p['max']:+.4f}] | "
+                      f"{'yes' if p['same sign on every seed'] else 'no'} |" for p in pairs]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=benchlib.int_list, default=SEEDS)
+    parser.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated among {', '.join(SECTIONS)}")
+    args = parser.parse_args()
+    sections = args.sections.split(",")
+    unknown = [s for s in sections if s not in SECTIONS]
+    if unknown:
+        parser.error(f"unknown section(s) {unknown}; choose among {', '.join(SECTIONS)}")
+    import course
+
+    course.setup(seed=0, torch=False)
+    ml = load_movielens("ml-100k")
+    res = benchlib.Results("spreads", benchlib.command_line(), dataset="ml-100k", seeds=args.seeds, sections=sections,
+                           runs=[], summary={})
+    for section in sections:
+        fn = SECTIONS[section][0]
+        for seed in args.seeds:
+            start = time.process_time()
+            rows = fn(ml, seed)
+            cpu = time.process_time() - start
+            res.data["runs"] += [{"section": section, "seed": seed, **r} for r in rows]
+            print(f"  {section:<13} seed {seed:>2}  {len(rows):>3} rows  {cpu:6.1f} CPU s", flush=True)
+            res.data["summary"] = summarise(res.data["runs"])
+            res.save()
+    res.finish()
+    text = markdown(res.data)
+    (res.path.with_suffix(".md")).write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
