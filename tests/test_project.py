@@ -118,6 +118,16 @@ def test_lesson_navigation_and_exercise_metadata_are_current(path):
 
 
 @pytest.mark.parametrize("path", LESSON_PATHS, ids=[p.name for p in LESSON_PATHS])
+def test_lesson_has_no_empty_or_placeholder_cells(path):
+    """A learner sees every cell: no empty cells, no leftover '[nav]' or 'TODO' markdown (lesson 11 had two)."""
+    import nbformat
+    from lessons import placeholder_problems
+
+    problems = placeholder_problems(nbformat.read(path, as_version=4))
+    assert not problems, problems
+
+
+@pytest.mark.parametrize("path", LESSON_PATHS, ids=[p.name for p in LESSON_PATHS])
 def test_lesson_starts_with_the_setup_cell(path):
     nb = json.loads(path.read_text())
     first_code = next("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")

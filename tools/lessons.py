@@ -102,6 +102,22 @@ def apply_exercise_metadata(nb) -> list[str]:
     return problems
 
 
+PLACEHOLDER = re.compile(r"\[[^\]]*\]|(?:TODO|TBD|FIXME|XXX)\b.*", re.IGNORECASE | re.DOTALL)
+
+
+def placeholder_problems(nb) -> list[str]:
+    """Cells a learner would see as leftovers: empty cells, or a markdown cell that is only a placeholder
+    such as ``[nav]`` or ``TODO``."""
+    problems = []
+    for index, cell in enumerate(nb.cells):
+        text = cell.source.strip()
+        if not text:
+            problems.append(f"cell {index}: an empty {cell.cell_type} cell")
+        elif cell.cell_type == "markdown" and PLACEHOLDER.fullmatch(text):
+            problems.append(f"cell {index}: a placeholder left in the lesson: {text[:40]!r}")
+    return problems
+
+
 def navigation_markdown(file: str) -> str:
     """The prev / syllabus / next line for lesson ``file`` (links only to lessons that exist)."""
     ready = ready_lessons(NOTEBOOKS)
@@ -175,7 +191,7 @@ def tidy(path: Path) -> list[str]:
     nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:  # execution timestamps only add noise to diffs
         cell.metadata.pop("execution", None)
-    problems = apply_exercise_metadata(nb)
+    problems = apply_exercise_metadata(nb) + placeholder_problems(nb)
     apply_navigation(nb, path.name)
     apply_syllabus(nb, path.name)
     nb.metadata["kernelspec"] = KERNELSPEC
@@ -240,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{path.name}: executed in {seconds:.1f} s")
         if args.command == "check":
             nb = nbformat.read(path, as_version=4)
-            for problem in apply_exercise_metadata(nb):
+            for problem in apply_exercise_metadata(nb) + placeholder_problems(nb):
                 print(f"{path.name}: {problem}")
                 status = 1
     return status
