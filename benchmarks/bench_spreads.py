@@ -1,6 +1,6 @@
-"""The comparisons lessons 02-04 make on one split, repeated over split seeds: mean, spread, paired gaps.
+"""The comparisons lessons 02-11 make on one split, repeated over split seeds: mean, spread, paired gaps.
 
-    .venv/bin/python benchmarks/bench_spreads.py                       # every section, seeds 42,1,2,3,4 (~6 CPU min)
+    .venv/bin/python benchmarks/bench_spreads.py                       # every section, seeds 42,1,2,3,4 (~5 CPU min)
     .venv/bin/python benchmarks/bench_spreads.py --sections 03-slope-one --seeds 42,1
 
 A lesson shows a model comparison on one split (seed 42) and draws a conclusion from it. This
@@ -30,6 +30,16 @@ Sections (each names the lesson and the cells whose claim it tests):
 * ``04-curves`` -- lesson 04, cells 46-54: best validation RMSE over 40 epochs of biased MF
   (gamma = 0.01) for lambda in {0, 0.02, 0.1} (k = 50) and for k in {1, 5, 20, 50, 100} x lambda in
   {0.02, 0.1}, with the epoch of the best; validation = ``random_split(train, 0.1, random_state=1)``.
+* ``06-variants`` -- lesson 06, cells 42-45: the PyTorch dot product without biases and range, with
+  biases, with the sigmoid range, with weight decay 1e-4 (32 factors, 12 epochs, no early stopping):
+  best validation RMSE and epoch, test RMSE at epoch 12; random 90/10.
+* ``06-dropout`` -- lessons 06 (cells 33-48) and 11 (cells 18-22): test RMSE of the bias baseline, the
+  dot product with weight decay, with dropout 0.3 instead, and AutoRec; random 90/10.
+* ``09-shuffle`` -- lesson 09, cell 34: HR@10 of the last-item baselines fitted on ordered and on
+  shuffled histories; ``leave_last_out`` has no seed, so the seed is the shuffle's (42 stands for the
+  lesson's shuffle seed 0).
+* ``11-autoencoders`` -- lesson 11, cells 35-39: NDCG@10 of Mult-VAE, Mult-DAE, EASE and implicit ALS
+  with the lesson's settings; stratified 75/25 per user.
 
 Output: ``results/spreads.json`` (every row) and ``results/spreads.md`` (mean ± std (ddof=1) over
 seeds [min, max], and the paired differences each lesson's claim rests on, seed by seed).
@@ -128,6 +138,81 @@ def beyond(ml, seed: int) -> list[dict]:
     return rows
 
 
+# ---------------------------------------------------------------- lessons 06, 09, 11 (PyTorch)
+def _unbounded():
+    from course_lib.models.torch_models import DotProduct
+
+    class Unbounded(DotProduct):
+        """Lesson 06's dot product without the sigmoid range."""
+
+        def _y_range(self, data):
+            return None
+
+    return Unbounded
+
+
+def dot_variants(ml, seed: int) -> list[dict]:
+    from course_lib.models.torch_models import DotProduct
+
+    unbounded = _unbounded()
+    train, test = random_split(ml.ratings, 0.1, random_state=seed)
+    fit_part, val = random_split(train, 0.1, random_state=1)
+    variants = {"no biases, unbounded": unbounded(biases=False, weight_decay=0),
+                "biases, unbounded": unbounded(weight_decay=0),
+                "biases + range": DotProduct(weight_decay=0),
+                "biases + range + weight decay": DotProduct(weight_decay=1e-4)}
+    rows = []
+    for name, model in variants.items():
+        model.set_params(n_factors=32, lr=5e-3, n_epochs=12, early_stopping=False, random_state=0, progress=False)
+        h = model.fit(fit_part, validation=val).history_
+        rows += [{"model": name, "metric": "best val RMSE", "value": float(np.sqrt(h.val_loss.min()))},
+                 {"model": name, "metric": "best epoch", "value": float(h.val_loss.idxmin())},
+                 {"model": name, "metric": "test RMSE, epoch 12", "value": _rmse(model, test)}]
+    return rows
+
+
+def dot_dropout(ml, seed: int) -> list[dict]:
+    from course_lib.models.torch_models import AutoRec, DotProduct
+
+    train, test = random_split(ml.ratings, 0.1, random_state=seed)
+    models = {"bias baseline": BaselineOnly(),
+              "dot product, weight decay 1e-4": DotProduct(n_factors=32, lr=5e-3, weight_decay=1e-4, n_epochs=20,
+                                                           progress=False, random_state=0),
+              "dot product, dropout 0.3": DotProduct(n_factors=32, lr=5e-3, weight_decay=0, dropout=0.3, n_epochs=20,
+                                                     progress=False, random_state=0),
+              "AutoRec (lesson 11)": AutoRec(n_factors=500, reg=100.0, n_epochs=40, random_state=0)}
+    return [{"model": name, "metric": "test RMSE", "value": _rmse(m.fit(train), test)} for name, m in models.items()]
+
+
+def shuffled_histories(ml, seed: int) -> list[dict]:
+    from course_lib.evaluate import evaluate_next_item
+    from course_lib.models import LastItemKNN
+    from course_lib.sequences import shuffle_histories
+    from course_lib.split import leave_last_out
+
+    train, test = leave_last_out(ml.ratings, n_last=1)            # no seed: the same split every time
+    shuffled = shuffle_histories(train, random_state=0 if seed == 42 else seed)   # 42 stands for the lesson's 0
+    rows = [{"model": "popularity", "metric": "HR@10", "value": float(evaluate_next_item(Popularity().fit(train), test, k=10)["hr@10"])}]
+    for n_last in (1, 3):
+        for order, data in (("ordered", train), ("shuffled", shuffled)):
+            rows.append({"model": f"similar to last {n_last}, {order}", "metric": "HR@10",
+                         "value": float(evaluate_next_item(LastItemKNN(n_last=n_last).fit(data), test, k=10)["hr@10"])})
+    return rows
+
+
+def autoencoders(ml, seed: int) -> list[dict]:
+    from course_lib.evaluate import evaluate_full_ranking
+    from course_lib.models import ImplicitALS
+    from course_lib.models.torch_models import MultDAE, MultVAE
+
+    train_x, test_x = stratified_split(ml.ratings, 0.25, random_state=seed)
+    models = {"Mult-VAE (40 epochs, T=200)": MultVAE(n_epochs=40, anneal_steps=200, random_state=0),
+              "Mult-DAE (20 epochs)": MultDAE(n_epochs=20, random_state=0), "EASE": EASE(lam=500),
+              "implicit ALS": ImplicitALS(n_factors=64, alpha=3, reg=30)}
+    return [{"model": name, "metric": "NDCG@10", "value": float(evaluate_full_ranking(m.fit(train_x), test_x)["ndcg@10"])}
+            for name, m in models.items()]
+
+
 # ---------------------------------------------------------------- lesson 03
 def knn_k(ml, seed: int) -> list[dict]:
     train, _ = random_split(ml.ratings, 0.2, random_state=seed)
@@ -196,7 +281,13 @@ SECTIONS = {"02-groups": (groups, "lesson 02, cells 62-65: NDCG@10 by group, str
             "03-k": (knn_k, "lesson 03, cells 49-54: KNNWithMeans (msd), validation RMSE by k"),
             "03-slope-one": (slope_one, "lesson 03, cells 56 and 80: test RMSE, random 80/20"),
             "04-models": (mf_models, "lesson 04, cells 43, 64, 73, 84: test RMSE, random 80/20"),
-            "04-curves": (mf_curves, "lesson 04, cells 46-54: biased MF, best validation RMSE over 40 epochs")}
+            "04-curves": (mf_curves, "lesson 04, cells 46-54: biased MF, best validation RMSE over 40 epochs"),
+            "06-variants": (dot_variants, "lesson 06, cells 42-45: the dot product's ingredients, 12 epochs, random 90/10"),
+            "06-dropout": (dot_dropout, "lessons 06 (cells 33-48) and 11 (cells 18-22): test RMSE, random 90/10"),
+            "09-shuffle": (shuffled_histories, "lesson 09, cell 34: last-item baselines on shuffled histories; "
+                           "leave-last-out has no seed, the seed is the shuffle's (42 = the lesson's shuffle seed 0)"),
+            "11-autoencoders": (autoencoders, "lesson 11, cells 35-39: NDCG@10, stratified 75/25 per user")}
+TORCH_SECTIONS = {"06-variants", "06-dropout", "11-autoencoders"}
 
 #: the paired differences (a minus b, per seed) that the lessons' claims rest on: (section, metric a, model a, metric b, model b)
 PAIRS = [
@@ -224,6 +315,21 @@ PAIRS = [
     ("04-curves", "best val RMSE", "k=50, lambda=0.02", "best val RMSE", "k=50, lambda=0.0"),
     ("04-curves", "best val RMSE k=100", "lambda=0.1", "best val RMSE k=1", "lambda=0.1"),
     ("04-curves", "best val RMSE k=100", "lambda=0.02", "best val RMSE k=1", "lambda=0.02"),
+    ("06-variants", "best val RMSE", "biases, unbounded", "best val RMSE", "no biases, unbounded"),
+    ("06-variants", "best val RMSE", "biases + range", "best val RMSE", "biases, unbounded"),
+    ("06-variants", "best val RMSE", "biases + range + weight decay", "best val RMSE", "biases + range"),
+    ("06-variants", "test RMSE, epoch 12", "biases + range", "test RMSE, epoch 12", "biases + range + weight decay"),
+    ("06-dropout", "test RMSE", "dot product, weight decay 1e-4", "test RMSE", "bias baseline"),
+    ("06-dropout", "test RMSE", "dot product, dropout 0.3", "test RMSE", "dot product, weight decay 1e-4"),
+    ("06-dropout", "test RMSE", "AutoRec (lesson 11)", "test RMSE", "bias baseline"),
+    ("06-dropout", "test RMSE", "AutoRec (lesson 11)", "test RMSE", "dot product, weight decay 1e-4"),
+    ("09-shuffle", "HR@10", "similar to last 1, shuffled", "HR@10", "similar to last 1, ordered"),
+    ("09-shuffle", "HR@10", "similar to last 1, shuffled", "HR@10", "popularity"),
+    ("09-shuffle", "HR@10", "similar to last 3, shuffled", "HR@10", "similar to last 3, ordered"),
+    ("11-autoencoders", "NDCG@10", "Mult-DAE (20 epochs)", "NDCG@10", "EASE"),
+    ("11-autoencoders", "NDCG@10", "Mult-VAE (40 epochs, T=200)", "NDCG@10", "EASE"),
+    ("11-autoencoders", "NDCG@10", "Mult-DAE (20 epochs)", "NDCG@10", "Mult-VAE (40 epochs, T=200)"),
+    ("11-autoencoders", "NDCG@10", "implicit ALS", "NDCG@10", "EASE"),
 ]
 
 
@@ -284,7 +390,7 @@ def main() -> None:
         parser.error(f"unknown section(s) {unknown}; choose among {', '.join(SECTIONS)}")
     import course
 
-    course.setup(seed=0, torch=False)
+    course.setup(seed=0, torch=bool(TORCH_SECTIONS & set(sections)))
     ml = load_movielens("ml-100k")
     res = benchlib.Results("spreads", benchlib.command_line(), dataset="ml-100k", seeds=args.seeds, sections=sections,
                            runs=[], summary={})
