@@ -1,6 +1,6 @@
-"""The comparisons lessons 02-11 make on one split, repeated over split seeds: mean, spread, paired gaps.
+"""The comparisons lessons 02-16 make on one split, repeated over split seeds: mean, spread, paired gaps.
 
-    .venv/bin/python benchmarks/bench_spreads.py                       # every section, seeds 42,1,2,3,4 (~5 CPU min)
+    .venv/bin/python benchmarks/bench_spreads.py                       # every section, seeds 42,1,2,3,4 (~8 CPU min)
     .venv/bin/python benchmarks/bench_spreads.py --sections 03-slope-one --seeds 42,1
 
 A lesson shows a model comparison on one split (seed 42) and draws a conclusion from it. This
@@ -35,6 +35,20 @@ Sections (each names the lesson and the cells whose claim it tests):
   best validation RMSE and epoch, test RMSE at epoch 12; random 90/10.
 * ``06-dropout`` -- lessons 06 (cells 33-48) and 11 (cells 18-22): test RMSE of the bias baseline, the
   dot product with weight decay, with dropout 0.3 instead, and AutoRec; random 90/10.
+* ``08-content`` -- lesson 08, cells 78-106: on ml-latest-small, NDCG@10 of popularity, TF-IDF content
+  (title + genres; + all tags, which leak; + the tags of training pairs), ImplicitALS, and the
+  content/ALS hybrid with alpha chosen on validation; content against 20 random orders on the films no
+  training rating covers; stratified 75/25 per user.
+* ``15-windows`` -- lesson 15, cells 17-32: the capstone's ten-model table (EASE's lambda and ALS's
+  penalty chosen on the validation period as in the lesson) on five time windows: seed 42 is the
+  lesson's (the whole timeline), seed j first drops the last j x 10 % of the ratings, so each window
+  ends earlier; NDCG@10 of known and new users, coverage.
+* ``16-noise`` -- lesson 16, cells 13-19: test RMSE of the bias baseline and biased MF (lambda 0.02 and
+  0.1) when a share p of the training ratings is replaced by a random star; the draw is seeded by the
+  split's seed (42 stands for the lesson's draw, seed 0); random 80/20.
+* ``16-overfit`` -- lesson 16, cells 27-33: the dot product (32 factors, 12 epochs) without
+  regularisation, with weight decay 3e-4, with dropout 0.5 and with early stopping: best validation
+  RMSE and test RMSE; random 80/20.
 * ``09-shuffle`` -- lesson 09, cell 34: HR@10 of the last-item baselines fitted on ordered and on
   shuffled histories; ``leave_last_out`` has no seed, so the seed is the shuffle's (42 stands for the
   lesson's shuffle seed 0).
@@ -213,6 +227,172 @@ def autoencoders(ml, seed: int) -> list[dict]:
             for name, m in models.items()]
 
 
+# ---------------------------------------------------------------- lesson 08 (content on ml-latest-small)
+def _z_score(s):
+    sd = s.std(axis=1, keepdims=True)
+    return np.divide(s - s.mean(axis=1, keepdims=True), sd, out=np.zeros_like(s), where=sd > 0)
+
+
+def _hybrid_class():
+    from course_lib.models import Recommender
+    from course_lib.models.base import estimate_known_pairs, pairs_from_scores
+
+    class Hybrid(Recommender):
+        """Lesson 08's blend: alpha * z(content scores) + (1 - alpha) * z(CF scores), per user."""
+        _predicts_ratings = False
+
+        def __init__(self, content=None, cf=None, alpha=0.5):
+            self.content, self.cf, self.alpha = content, cf, alpha
+
+        def _fit(self, data, validation=None):
+            for part in (self.content, self.cf):
+                assert np.array_equal(part.data_.item_ids, data.item_ids), "fit both parts on the same ratings"
+
+        def _scores(self, users):
+            ids = self.data_.user_ids[users]
+            return (self.alpha * _z_score(self.content.score_items(ids))
+                    + (1 - self.alpha) * _z_score(self.cf.score_items(ids)))
+
+        def _estimate(self, u, i):
+            return estimate_known_pairs(u, i, pairs_from_scores(self._scores))
+
+    return Hybrid
+
+
+_LATEST: dict = {}
+
+
+def content(ml, seed: int) -> list[dict]:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from course_lib.data import load_ml_latest_small, load_tags, tags_per_item
+    from course_lib.evaluate import evaluate_full_ranking
+    from course_lib.models import ImplicitALS
+    from course_lib.models.content import ContentBased, item_documents
+
+    if not _LATEST:
+        _LATEST.update(latest=load_ml_latest_small(), tags=load_tags())
+    latest, tags = _LATEST["latest"], _LATEST["tags"]
+
+    def tags_without(held_out):
+        pairs = pd.MultiIndex.from_frame(held_out[["user_id", "item_id"]])
+        return tags[~pd.MultiIndex.from_frame(tags[["user_id", "item_id"]]).isin(pairs)]
+
+    train_s, test_s = stratified_split(latest.ratings, 0.25, random_state=seed)
+    films_all = latest.movies.merge(tags_per_item(tags), on="item_id", how="left")
+    films_s = latest.movies.merge(tags_per_item(tags_without(test_s)), on="item_id", how="left")
+    tagged = ("title", "genres", "tags")
+    models = {"popularity": Popularity().fit(train_s),
+              "content: title + genres": ContentBased().fit(train_s, items=films_s),
+              "content: + all tags (leaky)": ContentBased(columns=tagged).fit(train_s, items=films_all),
+              "content: + tags of training pairs": ContentBased(columns=tagged).fit(train_s, items=films_s),
+              "ImplicitALS": ImplicitALS(random_state=0).fit(train_s)}
+    rows = [{"model": name, "metric": "NDCG@10", "value": float(evaluate_full_ranking(m, test_s)["ndcg@10"])}
+            for name, m in models.items()]
+    # films nobody rated in training: content (title + genres) against 20 random orders
+    new_films = np.setdiff1d(latest.movies.item_id, train_s.item_id)
+    test_new = test_s[test_s.item_id.isin(new_films)]
+    users_new = np.sort(test_new.user_id.unique())
+    cb_tg = models["content: title + genres"]
+    vectorizer = TfidfVectorizer(sublinear_tf=True).fit(item_documents(latest.movies).reindex(cb_tg.data_.item_ids))
+    X_new = vectorizer.transform(item_documents(latest.movies).reindex(new_films))
+    P_new = cb_tg.user_profiles_[cb_tg.data_.encode_users(users_new)]
+    top_new = np.argsort(-(P_new @ X_new.T).toarray(), axis=1, kind="stable")[:, :10]
+    relevant_new = {u: set(g) for u, g in test_new.groupby("user_id").item_id}
+    recommended_new = {u: new_films[top_new[r]].tolist() for r, u in enumerate(users_new)}
+    rng_new = np.random.default_rng(0)
+    random_ndcg = [metrics.ndcg_at_k({u: rng_new.permutation(new_films)[:10].tolist() for u in users_new}, relevant_new, 10)
+                   for _ in range(20)]
+    rows += [{"model": "content: title + genres", "metric": "NDCG@10 on films new to training",
+              "value": float(metrics.ndcg_at_k(recommended_new, relevant_new, 10))},
+             {"model": "random order (mean of 20)", "metric": "NDCG@10 on films new to training",
+              "value": float(np.mean(random_ndcg))}]
+    # the hybrid, alpha chosen on validation carved from the training ratings
+    hybrid = _hybrid_class()
+    fit_v, val_v = stratified_split(train_s, 0.25, random_state=0)
+    films_v = latest.movies.merge(tags_per_item(tags_without(pd.concat([val_v, test_s]))), on="item_id", how="left")
+    cb_v = ContentBased(columns=tagged).fit(fit_v, items=films_v)
+    als_v = ImplicitALS(random_state=0).fit(fit_v)
+    ndcg_v = pd.Series({a: evaluate_full_ranking(hybrid(cb_v, als_v, a).fit(fit_v), val_v)["ndcg@10"]
+                        for a in [0.0, 0.1, 0.2, 0.3, 0.5]})
+    alpha = ndcg_v.round(4).idxmax()
+    blend = hybrid(models["content: + tags of training pairs"], models["ImplicitALS"], alpha).fit(train_s)
+    rows += [{"model": "hybrid (alpha on validation)", "metric": "NDCG@10",
+              "value": float(evaluate_full_ranking(blend, test_s)["ndcg@10"])},
+             {"model": "hybrid (alpha on validation)", "metric": "alpha", "value": float(alpha)}]
+    return rows
+
+
+# ---------------------------------------------------------------- lesson 15 (the capstone's table, earlier windows)
+def windows(ml, seed: int) -> list[dict]:
+    """The capstone's protocol on a time window: seed 42 is the lesson's (the whole timeline), seed j the
+    timeline without its last j x 10 % of ratings; in each, test = last 20 %, validation = the 10 % before."""
+    from course_lib.compare import compare_models, temporal_protocol
+    from course_lib.evaluate import evaluate_full_ranking
+    from course_lib.models import BPRMF, ImplicitALS, ItemKNN
+    from course_lib.models.torch_models import DotProduct, FeatureAware, NeuMF
+    from course_lib.split import temporal_split
+
+    ratings = ml.ratings if seed == 42 else temporal_split(ml.ratings, seed / 10)[0]
+    train, validation, test = temporal_protocol(ratings, test_size=0.2, validation_size=0.1)
+    ease_val = {lam: evaluate_full_ranking(EASE(lam=lam).fit(train), validation, 10)["ndcg@10"] for lam in (250, 500, 1000)}
+    als_val = {reg: evaluate_full_ranking(ImplicitALS(n_factors=32, reg=reg).fit(train), validation, 10)["ndcg@10"]
+               for reg in (10, 30, 100)}
+    best_lam, best_reg = max(ease_val, key=ease_val.get), max(als_val, key=als_val.get)   # the lesson's idxmax
+    common = dict(batch_size=2048, lr=3e-3, progress=False, random_state=0)
+    models = {
+        "popularity": Popularity(), "bias baseline": BaselineOnly(), "item-kNN": ItemKNN(k=400),
+        "EASE": EASE(lam=best_lam), "implicit ALS": ImplicitALS(n_factors=32, reg=float(best_reg)),
+        "biased MF": BiasedMF(random_state=0), "BPR-MF": BPRMF(random_state=0),
+        "dot product": DotProduct(objective="bce", n_factors=64, weight_decay=0.0, n_epochs=6, **common),
+        "NeuMF": NeuMF(n_factors=32, layers=(64, 32, 16), n_epochs=5, **common),
+        "feature-aware": FeatureAware(features=("user_id", "age", "gender", "occupation", "item_id", "genres", "year"),
+                                      objective="bce", n_negatives=2, n_epochs=3, **common)}
+    table = compare_models(models, pd.concat([train, validation]), test, k=10, users=ml.users, items=ml.movies,
+                           user_groups=True)
+    known = test.user_id.isin(pd.concat([train, validation]).user_id)
+    rows = [{"model": "test period", "metric": "known users", "value": float(test.user_id[known].nunique())},
+            {"model": "test period", "metric": "first day (days since 1970)", "value": float(test.timestamp.min() // 86400)},
+            {"model": "EASE", "metric": "lambda chosen", "value": float(best_lam)},
+            {"model": "implicit ALS", "metric": "reg chosen", "value": float(best_reg)}]
+    for name in table.index:
+        for metric in ("ndcg@10 (known users)", "ndcg@10 (new users)", "coverage"):
+            rows.append({"model": name, "metric": metric, "value": float(table.loc[name, metric])})
+    return rows
+
+
+# ---------------------------------------------------------------- lesson 16 (the FAQ's noise and overfitting answers)
+def noise(ml, seed: int) -> list[dict]:
+    train, test = random_split(ml.ratings, 0.2, random_state=seed)
+    rng = np.random.default_rng(0 if seed == 42 else seed)       # 42 stands for the lesson's noise draw, seed 0
+    u_draw, random_star = rng.random(len(train)), rng.integers(1, 6, len(train)).astype(float)
+    rows = []
+    for p in (0.0, 0.1, 0.2, 0.3, 0.4):
+        noisy = train.assign(rating=np.where(u_draw < p, random_star, train.rating.to_numpy()))
+        for name, model in (("bias baseline", BaselineOnly()), ("MF, lambda=0.02", BiasedMF(reg_all=0.02, random_state=0)),
+                            ("MF, lambda=0.1", BiasedMF(reg_all=0.1, random_state=0))):
+            rows.append({"model": name, "metric": f"test RMSE, p={p}", "value": _rmse(model.fit(noisy), test)})
+    return rows
+
+
+def overfit(ml, seed: int) -> list[dict]:
+    from course_lib.models.torch_models import DotProduct
+
+    train, test = random_split(ml.ratings, 0.2, random_state=seed)
+    fit_part, val = random_split(train, 0.1, random_state=1)
+    common = dict(n_factors=32, lr=5e-3, n_epochs=12, random_state=0, progress=False)
+    regimes = {"no regularisation": DotProduct(weight_decay=0.0, early_stopping=False, **common),
+               "weight decay 3e-4": DotProduct(weight_decay=3e-4, early_stopping=False, **common),
+               "dropout 0.5": DotProduct(weight_decay=0.0, dropout=0.5, early_stopping=False, **common),
+               "early stopping": DotProduct(weight_decay=0.0, n_iter_no_change=2, **common)}
+    rows = []
+    for name, m in regimes.items():
+        h = m.fit(fit_part, validation=val).history_
+        rows += [{"model": name, "metric": "best val RMSE", "value": float(np.sqrt(h.val_loss.min()))},
+                 {"model": name, "metric": "test RMSE", "value": _rmse(m, test)}]
+    return rows
+
+
 # ---------------------------------------------------------------- lesson 03
 def knn_k(ml, seed: int) -> list[dict]:
     train, _ = random_split(ml.ratings, 0.2, random_state=seed)
@@ -284,10 +464,18 @@ SECTIONS = {"02-groups": (groups, "lesson 02, cells 62-65: NDCG@10 by group, str
             "04-curves": (mf_curves, "lesson 04, cells 46-54: biased MF, best validation RMSE over 40 epochs"),
             "06-variants": (dot_variants, "lesson 06, cells 42-45: the dot product's ingredients, 12 epochs, random 90/10"),
             "06-dropout": (dot_dropout, "lessons 06 (cells 33-48) and 11 (cells 18-22): test RMSE, random 90/10"),
+            "08-content": (content, "lesson 08, cells 78-106: content-based, tags and the hybrid on ml-latest-small, "
+                           "stratified 75/25 per user"),
+            "15-windows": (windows, "lesson 15, cells 17-32: the ten-model table on earlier time windows "
+                           "(42 = the lesson's; seed j drops the last j x 10 % of the timeline first)"),
+            "16-noise": (noise, "lesson 16, cells 13-19: a share p of training ratings replaced by a random star "
+                         "(the draw seeded by the split's seed; 42 = the lesson's draw, seed 0); random 80/20"),
+            "16-overfit": (overfit, "lesson 16, cells 27-33: the dot product without regularisation, with weight decay "
+                           "3e-4, dropout 0.5, early stopping; random 80/20"),
             "09-shuffle": (shuffled_histories, "lesson 09, cell 34: last-item baselines on shuffled histories; "
                            "leave-last-out has no seed, the seed is the shuffle's (42 = the lesson's shuffle seed 0)"),
             "11-autoencoders": (autoencoders, "lesson 11, cells 35-39: NDCG@10, stratified 75/25 per user")}
-TORCH_SECTIONS = {"06-variants", "06-dropout", "11-autoencoders"}
+TORCH_SECTIONS = {"06-variants", "06-dropout", "11-autoencoders", "15-windows", "16-overfit"}
 
 #: the paired differences (a minus b, per seed) that the lessons' claims rest on: (section, metric a, model a, metric b, model b)
 PAIRS = [
@@ -323,6 +511,26 @@ PAIRS = [
     ("06-dropout", "test RMSE", "dot product, dropout 0.3", "test RMSE", "dot product, weight decay 1e-4"),
     ("06-dropout", "test RMSE", "AutoRec (lesson 11)", "test RMSE", "bias baseline"),
     ("06-dropout", "test RMSE", "AutoRec (lesson 11)", "test RMSE", "dot product, weight decay 1e-4"),
+    ("08-content", "NDCG@10", "content: + tags of training pairs", "NDCG@10", "content: title + genres"),
+    ("08-content", "NDCG@10", "content: + all tags (leaky)", "NDCG@10", "content: + tags of training pairs"),
+    ("08-content", "NDCG@10", "popularity", "NDCG@10", "content: + tags of training pairs"),
+    ("08-content", "NDCG@10 on films new to training", "content: title + genres", "NDCG@10 on films new to training",
+     "random order (mean of 20)"),
+    ("08-content", "NDCG@10", "hybrid (alpha on validation)", "NDCG@10", "ImplicitALS"),
+    ("15-windows", "ndcg@10 (known users)", "implicit ALS", "ndcg@10 (known users)", "BPR-MF"),
+    ("15-windows", "ndcg@10 (known users)", "implicit ALS", "ndcg@10 (known users)", "EASE"),
+    ("15-windows", "ndcg@10 (known users)", "implicit ALS", "ndcg@10 (known users)", "NeuMF"),
+    ("15-windows", "ndcg@10 (known users)", "implicit ALS", "ndcg@10 (known users)", "item-kNN"),
+    ("15-windows", "ndcg@10 (known users)", "popularity", "ndcg@10 (known users)", "bias baseline"),
+    ("15-windows", "ndcg@10 (new users)", "feature-aware", "ndcg@10 (new users)", "popularity"),
+    ("15-windows", "coverage", "implicit ALS", "coverage", "EASE"),
+    ("16-noise", "test RMSE, p=0.0", "MF, lambda=0.02", "test RMSE, p=0.0", "MF, lambda=0.1"),
+    ("16-noise", "test RMSE, p=0.1", "MF, lambda=0.02", "test RMSE, p=0.1", "MF, lambda=0.1"),
+    ("16-noise", "test RMSE, p=0.2", "MF, lambda=0.02", "test RMSE, p=0.2", "MF, lambda=0.1"),
+    ("16-noise", "test RMSE, p=0.4", "MF, lambda=0.02", "test RMSE, p=0.4", "MF, lambda=0.1"),
+    ("16-overfit", "test RMSE", "weight decay 3e-4", "test RMSE", "dropout 0.5"),
+    ("16-overfit", "test RMSE", "weight decay 3e-4", "test RMSE", "early stopping"),
+    ("16-overfit", "test RMSE", "dropout 0.5", "test RMSE", "early stopping"),
     ("09-shuffle", "HR@10", "similar to last 1, shuffled", "HR@10", "similar to last 1, ordered"),
     ("09-shuffle", "HR@10", "similar to last 1, shuffled", "HR@10", "popularity"),
     ("09-shuffle", "HR@10", "similar to last 3, shuffled", "HR@10", "similar to last 3, ordered"),

@@ -26,7 +26,7 @@ stage           full run                                                        
                 install (requirements-peers.txt, or PEERS_SITE=DIR of a
                 ``pip install --target``); without it the stage is skipped
 ``als_threads`` bench_als_threads.py: ImplicitALS n_jobs=1 vs 2, 100k and 1M     100k, one repeat
-``spreads``     bench_spreads.py: lessons 02-11's comparisons, 5 split seeds     seeds 42 and 1
+``spreads``     bench_spreads.py: lessons 02-16's comparisons, 5 split seeds     seeds 42 and 1
 ``features``    bench_features_sequences.py (lessons 08-09 models, 3 seeds)      skipped
 ``sequential``  bench_sequential.py: SASRec/BERT4Rec vs lesson 09, 3 seeds       skipped
 ``ann``         bench_ann.py: 1M synthetic items + MovieLens (~35 min)           100,000 items (results/quick/)
