@@ -157,3 +157,33 @@ def test_the_prose_check_catches_a_stale_number():
     problems = unbacked_claims(nb)
     assert [p.split(":")[0] + ":" + p.split(":")[1].split(" in ")[0] for p in problems] == \
         ["cell 3: 0.006", "cell 4: 0.359", "cell 6: 0.3"]
+
+
+SPREADS = ROOT / "benchmarks" / "results" / "spreads.json"
+#: bench_spreads.py's sections and the lesson whose split its seed 42 re-runs
+SPREAD_LESSONS = {"02": "02_baselines_and_evaluation", "03": "03_neighbourhood_cf", "04": "04_matrix_factorisation",
+                  "06": "06_embeddings_dot_product", "08": "08_side_features_cold_start",
+                  "09": "09_sequences_and_graphs", "11": "11_autoencoders", "15": "15_movie_recommender_capstone",
+                  "16": "16_faq"}
+
+
+def test_the_spreads_benchmark_reruns_the_lessons_own_split():
+    """Lessons quote benchmarks/results/spreads.md as "the same comparison on other splits": its seed 42 must
+    still be the lesson's split, so every seed-42 number it measured is one the lesson prints (to 3 or 4
+    decimals; whole numbers as they are). A re-executed lesson whose numbers moved makes it stale."""
+    derived = ("minus", "first day", "rank among")          # computed from printed numbers, not printed themselves
+    runs = [r for r in json.loads(SPREADS.read_text())["runs"]
+            if r["seed"] == 42 and not any(d in r["metric"] for d in derived)]
+    assert runs, "benchmarks/results/spreads.json has no seed-42 rows: run benchmarks/bench_spreads.py"
+    shown: dict[str, set] = {}
+    stale = []
+    for r in runs:
+        lesson = "11" if r["model"].startswith("AutoRec") else r["section"][:2]
+        if lesson not in shown:
+            nb = json.loads((ROOT / "notebooks" / f"{SPREAD_LESSONS[lesson]}.ipynb").read_text())
+            shown[lesson] = set(re.findall(r"\d+(?:\.\d+)?", _outputs_text(nb)))
+        v = r["value"]
+        forms = {f"{v:.0f}"} if float(v).is_integer() else {f"{v:.4f}", f"{v:.3f}", f"{round(v, 3):.4f}", f"{v:g}"}
+        if not forms & shown[lesson]:
+            stale.append(f"{r['section']} / {r['model']} / {r['metric']}: {v:.4f} not printed by lesson {lesson}")
+    assert not stale, "re-run benchmarks/bench_spreads.py (or fix the lesson):\n" + "\n".join(stale)
