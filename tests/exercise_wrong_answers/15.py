@@ -34,8 +34,7 @@ WRONG = {
             "return candidates.iloc[kept].reset_index(drop=True)"),
           weak={"ex15_1_check": "user 1's top 50 gives a valid top 10 this way too (the self-check tests the "
                                 "cap on primary genres, not which movies are kept)"}),
-        W("keeps the original index", body=walk(reset=""),
-          weak={"ex15_1_check": "the self-check never looks at the index"}),
+        W("keeps the original index", body=walk(reset="")),
         W("no cap at all: the first n", body="return candidates.head(n).reset_index(drop=True)"),
         W("one movie too many per genre (<=)", body=walk(test="<=")),
         W("the last listed genre as the primary one", body=walk(primary='str(genres).split("|")[-1]')),
