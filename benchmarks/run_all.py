@@ -26,6 +26,7 @@ stage           full run                                                        
                 install (requirements-peers.txt, or PEERS_SITE=DIR of a
                 ``pip install --target``); without it the stage is skipped
 ``als_threads`` bench_als_threads.py: ImplicitALS n_jobs=1 vs 2, 100k and 1M     100k, one repeat
+``ncf``         bench_ncf.py: GMF and NeuMF tuned (36 settings), 3 seeds         skipped
 ``spreads``     bench_spreads.py: lessons 02-16's comparisons, 5 split seeds     seeds 42 and 1
 ``features``    bench_features_sequences.py (lessons 08-09 models, 3 seeds)      skipped
 ``sequential``  bench_sequential.py: SASRec/BERT4Rec vs lesson 09, 3 seeds       skipped
@@ -57,8 +58,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-STAGES = ["surprise", "seeds", "epochs", "scaling", "ranking", "best_topn", "best_rmse", "peers", "spreads", "features",
-          "sequential", "ann", "two_stage", "notebooks", "report"]
+STAGES = ["surprise", "seeds", "epochs", "scaling", "ranking", "best_topn", "best_rmse", "peers", "ncf", "spreads",
+          "features", "sequential", "ann", "two_stage", "notebooks", "report"]
 #: exit status of bench_peers.py when implicit or cornac is not installed (the stage is then skipped)
 MISSING_PEERS = 3
 
@@ -76,6 +77,7 @@ def commands(quick: bool) -> dict[str, list[str] | None]:
             "best_rmse": py + [str(HERE / "bench_best_rmse.py"), "--folds", "1"],
             "peers": py + [str(HERE / "bench_peers.py"), "--sizes", "100k", "--no-bpr"],
             "als_threads": py + [str(HERE / "bench_als_threads.py"), "--sizes", "100k", "--repeats", "1"],
+            "ncf": None,
             "spreads": py + [str(HERE / "bench_spreads.py"), "--seeds", "42,1"],
             "features": None,
             "sequential": None,
@@ -95,6 +97,7 @@ def commands(quick: bool) -> dict[str, list[str] | None]:
         "best_rmse": py + [str(HERE / "bench_best_rmse.py")],
         "peers": py + [str(HERE / "bench_peers.py")],
         "als_threads": py + [str(HERE / "bench_als_threads.py")],
+        "ncf": py + [str(HERE / "bench_ncf.py")],
         "spreads": py + [str(HERE / "bench_spreads.py")],
         "features": py + [str(HERE / "bench_features_sequences.py")],
         "sequential": py + [str(HERE / "bench_sequential.py")],
