@@ -49,6 +49,11 @@ Sections (each names the lesson and the cells whose claim it tests):
 * ``16-overfit`` -- lesson 16, cells 27-33: the dot product (32 factors, 12 epochs) without
   regularisation, with weight decay 3e-4, with dropout 0.5 and with early stopping: best validation
   RMSE and test RMSE; random 80/20.
+* ``08-image`` -- lesson 08, cells 28-59: cold-movie RMSE of the ID-only model, the attention model with
+  genres, with the stand-in image vector instead of the genres and with neither (8 epochs, as the
+  lesson trains the image model), the image's attention weight, and the two-tower's permutation
+  importance on cold movies; ``cold_start_split(..., random_state=seed)`` (42 is the lesson's split and
+  stand-in; other seeds draw the stand-in from ``default_rng(seed)``).
 * ``09-shuffle`` -- lesson 09, cell 34: HR@10 of the last-item baselines fitted on ordered and on
   shuffled histories; ``leave_last_out`` has no seed, so the seed is the shuffle's (42 stands for the
   lesson's shuffle seed 0).
@@ -323,6 +328,51 @@ def content(ml, seed: int) -> list[dict]:
     return rows
 
 
+def image_stand_in(ml, seed: int) -> list[dict]:
+    """Lesson 08's stand-in 'image' vectors (genres through a random projection, plus noise) and its
+    permutation importance, on the cold-start split of ``seed`` (42 is the lesson's)."""
+    from course_lib import features
+    from course_lib.coldstart import cold_start_split, evaluate_cold_start
+    from course_lib.data import toy_movies
+    from course_lib.models.torch_models import FeatureAware
+
+    split = cold_start_split(ml.ratings, user_share=0.1, item_share=0.1, n_support=5, random_state=seed)
+    if seed == 42:   # the lesson's generator: the same draws before the stand-in, so seed 42 is its vector
+        rng = np.random.default_rng(0)
+        _, genre_names = features.genre_multi_hot(toy_movies().genres)
+        k = 3
+        rng.normal(0, 0.5, (len(genre_names), k)), rng.normal(0, 0.5, (len(features.YEAR_BINS) + 2, k))
+        rng.normal(0, 0.5, (2 * k, k)), rng.normal(0, 0.5, k), rng.normal(0, 0.5, (k, 4)), rng.normal(0, 0.5, 4)
+    else:
+        rng = np.random.default_rng(seed)
+    genre_table, _ = features.genre_multi_hot(ml.movies.genres)
+    projection = rng.normal(size=(genre_table.shape[1], 16))
+    image_vectors = pd.DataFrame(genre_table @ projection + rng.normal(0, 1.0, (len(ml.movies), 16)),
+                                 index=ml.movies.item_id)
+    side = dict(users=ml.users, items=ml.movies)
+    no_genres = ("user_id", "age", "gender", "occupation", "item_id", "year", "title")
+    models = {"ID only": FeatureAware(features=("user_id", "item_id"), progress=False, random_state=0),
+              "two-tower + attention (genres)": FeatureAware(fusion="attention", progress=False, random_state=0),
+              "attention, image instead of genres (8 epochs)": FeatureAware(
+                  features=no_genres + ("image",), fusion="attention", n_epochs=8, progress=False, random_state=0),
+              "attention, neither genres nor image (8 epochs)": FeatureAware(
+                  features=no_genres, fusion="attention", n_epochs=8, progress=False, random_state=0)}
+    rows = []
+    for name, model in models.items():
+        model.fit(split.train, **side, **({"item_vectors": image_vectors} if "image instead" in name else {}))
+        rows.append({"model": name, "metric": "cold-movie RMSE",
+                     "value": float(evaluate_cold_start(model, split).loc["cold_items", "rmse"])})
+        if "image instead" in name:
+            rows.append({"model": name, "metric": "attention weight of the image",
+                         "value": float(model.attention_weights("item")["image"])})
+    two_tower = FeatureAware(architecture="two_tower", fusion="concat", text_encoder="bag", progress=False,
+                             random_state=0).fit(split.train, **side)
+    for feature, value in two_tower.permutation_importance(split.cold_items, random_state=0).items():
+        rows.append({"model": "two-tower, permutation importance", "metric": f"RMSE increase, {feature}",
+                     "value": float(value)})
+    return rows
+
+
 # ---------------------------------------------------------------- lesson 15 (the capstone's table, earlier windows)
 def windows(ml, seed: int) -> list[dict]:
     """The capstone's protocol on a time window: seed 42 is the lesson's (the whole timeline), seed j the
@@ -466,6 +516,8 @@ SECTIONS = {"02-groups": (groups, "lesson 02, cells 62-65: NDCG@10 by group, str
             "06-dropout": (dot_dropout, "lessons 06 (cells 33-48) and 11 (cells 18-22): test RMSE, random 90/10"),
             "08-content": (content, "lesson 08, cells 78-106: content-based, tags and the hybrid on ml-latest-small, "
                            "stratified 75/25 per user"),
+            "08-image": (image_stand_in, "lesson 08, cells 54-59: the stand-in image vector and the permutation "
+                         "importance on cold movies, cold_start_split(random_state=seed)"),
             "15-windows": (windows, "lesson 15, cells 17-32: the ten-model table on earlier time windows "
                            "(42 = the lesson's; seed j drops the last j x 10 % of the timeline first)"),
             "16-noise": (noise, "lesson 16, cells 13-19: a share p of training ratings replaced by a random star "
@@ -475,7 +527,7 @@ SECTIONS = {"02-groups": (groups, "lesson 02, cells 62-65: NDCG@10 by group, str
             "09-shuffle": (shuffled_histories, "lesson 09, cell 34: last-item baselines on shuffled histories; "
                            "leave-last-out has no seed, the seed is the shuffle's (42 = the lesson's shuffle seed 0)"),
             "11-autoencoders": (autoencoders, "lesson 11, cells 35-39: NDCG@10, stratified 75/25 per user")}
-TORCH_SECTIONS = {"06-variants", "06-dropout", "11-autoencoders", "15-windows", "16-overfit"}
+TORCH_SECTIONS = {"06-variants", "06-dropout", "08-image", "11-autoencoders", "15-windows", "16-overfit"}
 
 #: the paired differences (a minus b, per seed) that the lessons' claims rest on: (section, metric a, model a, metric b, model b)
 PAIRS = [
@@ -517,6 +569,17 @@ PAIRS = [
     ("08-content", "NDCG@10 on films new to training", "content: title + genres", "NDCG@10 on films new to training",
      "random order (mean of 20)"),
     ("08-content", "NDCG@10", "hybrid (alpha on validation)", "NDCG@10", "ImplicitALS"),
+    ("08-image", "cold-movie RMSE", "attention, image instead of genres (8 epochs)", "cold-movie RMSE",
+     "attention, neither genres nor image (8 epochs)"),
+    ("08-image", "cold-movie RMSE", "attention, image instead of genres (8 epochs)", "cold-movie RMSE", "ID only"),
+    ("08-image", "cold-movie RMSE", "attention, image instead of genres (8 epochs)", "cold-movie RMSE",
+     "two-tower + attention (genres)"),
+    ("08-image", "RMSE increase, user_id", "two-tower, permutation importance", "RMSE increase, genres",
+     "two-tower, permutation importance"),
+    ("08-image", "RMSE increase, genres", "two-tower, permutation importance", "RMSE increase, year",
+     "two-tower, permutation importance"),
+    ("08-image", "RMSE increase, year", "two-tower, permutation importance", "RMSE increase, title",
+     "two-tower, permutation importance"),
     ("15-windows", "ndcg@10 (known users)", "implicit ALS", "ndcg@10 (known users)", "BPR-MF"),
     ("15-windows", "ndcg@10 (known users)", "implicit ALS", "ndcg@10 (known users)", "EASE"),
     ("15-windows", "ndcg@10 (known users)", "implicit ALS", "ndcg@10 (known users)", "NeuMF"),
