@@ -1,6 +1,6 @@
 """The comparisons lessons 02-16 make on one split, repeated over split seeds: mean, spread, paired gaps.
 
-    .venv/bin/python benchmarks/bench_spreads.py                       # every section, seeds 42,1,2,3,4 (~8 CPU min)
+    .venv/bin/python benchmarks/bench_spreads.py                       # every section, seeds 42,1,2,3,4 (~10 CPU min idle)
     .venv/bin/python benchmarks/bench_spreads.py --sections 03-slope-one --seeds 42,1
 
 A lesson shows a model comparison on one split (seed 42) and draws a conclusion from it. This
