@@ -158,10 +158,7 @@ def load_vae():
     return MultVAE, "course_lib.models.torch_models.MultVAE"
 
 
-def stats(values) -> dict:
-    v = np.asarray(values, float)
-    return {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0,
-            "min": float(v.min()), "max": float(v.max()), "n": int(len(v))}
+stats = benchlib.stats   # mean, std (ddof=1), min, max, n
 
 
 def test_row(model, test, fit_cpu: float) -> dict:

@@ -42,8 +42,6 @@ from course.reproducibility import numeric_environment  # noqa: E402
 for _key, _value in numeric_environment().items():
     os.environ.setdefault(_key, _value)
 
-import numpy as np  # noqa: E402
-
 from course_lib.data import load_movielens  # noqa: E402
 from course_lib.evaluate import evaluate_full_ranking  # noqa: E402
 from course_lib.models import EASE, ImplicitALS  # noqa: E402
@@ -72,10 +70,7 @@ def make(name: str, **p):
     return NeuMF(layers=(2 * p["n_factors"], p["n_factors"], p["n_factors"] // 2), **FIXED, **p)
 
 
-def stats(values) -> dict:
-    v = np.asarray(values, float)
-    return {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0,
-            "min": float(v.min()), "max": float(v.max()), "n": int(len(v))}
+stats = benchlib.stats   # mean, std (ddof=1), min, max, n
 
 
 def main() -> None:

@@ -33,8 +33,6 @@ import benchlib  # noqa: E402
 
 benchlib.single_thread()
 
-import numpy as np  # noqa: E402
-
 from course_lib.data import load_movielens  # noqa: E402
 from course_lib.evaluate import evaluate_full_ranking  # noqa: E402
 from course_lib.models import EASE, ImplicitALS, ItemKNN, Popularity  # noqa: E402
@@ -67,10 +65,7 @@ def ranking_choices() -> tuple[dict, str]:
     return choices, source
 
 
-def stats(values: list[float]) -> dict:
-    v = np.asarray(values, float)
-    return {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0,
-            "min": float(v.min()), "max": float(v.max()), "n": int(len(v))}
+stats = benchlib.stats   # mean, std (ddof=1), min, max, n
 
 
 def main() -> None:

@@ -604,10 +604,7 @@ PAIRS = [
 ]
 
 
-def stats(values) -> dict:
-    v = np.asarray(values, float)
-    return {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0,
-            "min": float(v.min()), "max": float(v.max()), "n": int(len(v))}
+stats = benchlib.stats   # mean, std (ddof=1), min, max, n
 
 
 def summarise(runs: list[dict]) -> dict:

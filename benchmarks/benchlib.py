@@ -35,6 +35,15 @@ def int_list(text: str) -> list[int]:
     return [int(s) for s in text.split(",")]
 
 
+def stats(values) -> dict:
+    """Mean, sample standard deviation (ddof=1; 0 for one value), min, max and count of ``values``."""
+    import numpy as np
+
+    v = np.asarray(values, float)
+    return {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0,
+            "min": float(v.min()), "max": float(v.max()), "n": int(len(v))}
+
+
 def single_thread() -> None:
     """Set the one-thread environment (before numpy is imported)."""
     for key, value in SINGLE_THREAD_ENV.items():

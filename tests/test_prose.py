@@ -160,11 +160,6 @@ def test_the_prose_check_catches_a_stale_number():
 
 
 SPREADS = ROOT / "benchmarks" / "results" / "spreads.json"
-#: bench_spreads.py's sections and the lesson whose split its seed 42 re-runs
-SPREAD_LESSONS = {"02": "02_baselines_and_evaluation", "03": "03_neighbourhood_cf", "04": "04_matrix_factorisation",
-                  "06": "06_embeddings_dot_product", "08": "08_side_features_cold_start",
-                  "09": "09_sequences_and_graphs", "11": "11_autoencoders", "15": "15_movie_recommender_capstone",
-                  "16": "16_faq"}
 
 
 def test_the_spreads_benchmark_reruns_the_lessons_own_split():
@@ -181,8 +176,8 @@ def test_the_spreads_benchmark_reruns_the_lessons_own_split():
     stale = []
     for r in runs:
         lesson = "11" if r["model"].startswith("AutoRec") else r["section"][:2]
-        if lesson not in shown:
-            nb = json.loads((ROOT / "notebooks" / f"{SPREAD_LESSONS[lesson]}.ipynb").read_text())
+        if lesson not in shown:   # a section is named after its lesson's number: "04-models" -> 04_*.ipynb
+            nb = json.loads(next(p for p in LESSON_PATHS if p.name.startswith(lesson + "_")).read_text())
             shown[lesson] = set(re.findall(r"\d+(?:\.\d+)?", _outputs_text(nb)))
         v = r["value"]
         forms = {f"{v:.0f}"} if float(v).is_integer() else {f"{v:.4f}", f"{v:.3f}", f"{round(v, 3):.4f}", f"{v:g}"}
